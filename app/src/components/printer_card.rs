@@ -1,0 +1,54 @@
+use leptos::prelude::*;
+
+use crate::wire::{format_duration, PrinterView, TempView};
+
+fn temp(t: TempView) -> String {
+    if t.target > 0.0 {
+        format!("{:.0} / {:.0} °C", t.actual, t.target)
+    } else {
+        format!("{:.0} °C", t.actual)
+    }
+}
+
+/// One printer at a glance: state, temperatures, job and progress.
+#[component]
+pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
+    let state = printer.state;
+    let pct = printer.progress.map(|p| (p * 100.0).round() as u32);
+    let layers = match (printer.current_layer, printer.total_layers) {
+        (Some(c), Some(t)) => Some(format!("layer {c} of {t}")),
+        _ => None,
+    };
+    view! {
+        <article
+            class=format!("printer-card state-{}", state.key())
+            data-testid="printer-card"
+            data-printer-id=printer.id
+            data-state=state.key()
+        >
+            <header>
+                <h2>{printer.name.clone()}</h2>
+                <span class="badge" data-testid="printer-state">{state.label()}</span>
+            </header>
+            <dl class="temps">
+                <div><dt>"Nozzle"</dt><dd>{temp(printer.hotend)}</dd></div>
+                <div><dt>"Bed"</dt><dd>{temp(printer.bed)}</dd></div>
+            </dl>
+            {printer.file.clone().map(|f| { let title = f.clone(); view! { <p class="file" title=title>{f}</p> } })}
+            {pct.map(|p| {
+                view! {
+                    <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p>
+                        <div class="bar" style=format!("width: {p}%")></div>
+                    </div>
+                    <p class="progress-text">
+                        {format!("{p}%")}
+                        {layers.map(|l| format!(" · {l}"))}
+                        {printer.remaining_s.filter(|s| *s > 0).map(|s| format!(" · {} left", format_duration(s)))}
+                    </p>
+                }
+            })}
+            {printer.message.clone().map(|m| view! { <p class="message">{m}</p> })}
+            <footer class="meta">{printer.driver.clone()} {printer.tags.iter().map(|t| format!(" · {t}")).collect::<String>()}</footer>
+        </article>
+    }
+}

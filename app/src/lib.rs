@@ -1,0 +1,95 @@
+//! # app — what people see
+//!
+//! The Leptos app, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`). It talks
+//! to the server only through server functions and the REST/WebSocket API; it never links the
+//! server or the hardware crates.
+//!
+//! Map:
+//! - [`wire`]: the JSON types shared with the server (printer views, farm events).
+//! - [`api`]: server functions, and the trait the server implements to answer them.
+//! - [`live`]: the live event stream that keeps every page current without a reload.
+//! - [`pages`]: one module per route; [`components`]: the pieces they share.
+//! - [`shell`] and [`App`]: the HTML document and the router.
+
+pub mod api;
+pub mod components;
+pub mod live;
+pub mod pages;
+pub mod wire;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::nav::NavBar;
+use crate::pages::{farm::FarmPage, placeholder::*};
+
+/// The full HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app: layout, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    live::provide_live_farm();
+
+    // Effects run only in the browser, so this attribute marks "hydrated" for people and tests alike.
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/printfarm.css"/>
+        <Title text="Printfarm"/>
+        <Router>
+            <div class="layout">
+                <NavBar/>
+                <main class="content">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=FarmPage/>
+                        <Route path=path!("/queue") view=QueuePage/>
+                        <Route path=path!("/jobs/:id") view=JobPage/>
+                        <Route path=path!("/create") view=CreatePage/>
+                        <Route path=path!("/editor/:model") view=EditorPage/>
+                        <Route path=path!("/library") view=LibraryPage/>
+                        <Route path=path!("/printers") view=PrintersPage/>
+                        <Route path=path!("/printers/:id") view=PrinterPage/>
+                        <Route path=path!("/settings") view=SettingsPage/>
+                        <Route path=path!("/login") view=LoginPage/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+/// Browser entry point: attaches the app to the server-rendered HTML.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,16 @@
+//! # slicer — turns placed meshes into G-code
+//!
+//! Input: meshes from [`mesh`] placed on a plate, plus printer, material and quality profiles.
+//! Output: G-code with metadata (time, filament, thumbnails) and per-layer previews.
+//!
+//! Map (grows with issue #4):
+//! - [`layers`]: where each layer's slicing plane sits.
+
+pub mod layers;
+
+/// Why a plate could not be sliced.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SliceError {
+    #[error("layer height must be positive and at most the nozzle diameter, got {0} mm")]
+    BadLayerHeight(f32),
+}

@@ -1,0 +1,136 @@
+//! The command line: `printfarm [serve]`, plus the tool subcommands other parts of the product fill in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Overrides};
+use crate::db::Db;
+
+/// Printfarm: an on-prem print-farm appliance.
+#[derive(Debug, Parser)]
+#[command(name = "printfarm", version, about)]
+pub struct Cli {
+    /// A TOML config file (also PRINTFARM_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the database and files live (also PRINTFARM_DATA_DIR; default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:3000 (also PRINTFARM_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Printers in the farm.
+    #[command(subcommand)]
+    Printers(PrintersCommand),
+    /// Inspect, repair and convert model files (arrives with issue #3).
+    Mesh(Pending),
+    /// Slice a model to G-code (arrives with issue #4).
+    Slice(Pending),
+    /// Generate a model from a prompt (arrives with issue #7).
+    Generate(Pending),
+    /// Manage the model library (arrives with issue #8).
+    Models(Pending),
+    /// Users and API keys (arrives with issue #9).
+    Admin(Pending),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrintersCommand {
+    /// List configured printers.
+    List,
+}
+
+/// Arguments of a subcommand that is not in this build yet.
+#[derive(Debug, clap::Args)]
+pub struct Pending {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+/// Runs the parsed command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut flags = Overrides {
+        config_file: cli.config,
+        data_dir: cli.data_dir,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Serve { listen } => {
+            flags.listen = listen;
+            let config = Config::load(&flags)?;
+            init_logging(&config.log)?;
+            runtime.block_on(async {
+                let shutdown = CancellationToken::new();
+                let trigger = shutdown.clone();
+                tokio::spawn(async move {
+                    crate::http::shutdown_signal().await;
+                    trigger.cancel();
+                });
+                crate::http::serve(config, shutdown).await
+            })?;
+            Ok(())
+        }
+        Command::Printers(PrintersCommand::List) => {
+            let config = Config::load(&flags)?;
+            runtime.block_on(async {
+                let db = Db::open(&config.data_dir).await?;
+                let printers = db.printers().list().await?;
+                if printers.is_empty() {
+                    println!("No printers configured in {}.", config.data_dir.display());
+                }
+                for p in printers {
+                    println!(
+                        "{:>4}  {:<20} {:<10} {}x{}x{} mm  nozzle {} mm  {}",
+                        p.id,
+                        p.name,
+                        p.driver,
+                        p.build_x_mm,
+                        p.build_y_mm,
+                        p.build_z_mm,
+                        p.nozzle_mm,
+                        p.tags.join(", ")
+                    );
+                }
+                db.close().await;
+                anyhow::Ok(())
+            })
+        }
+        Command::Mesh(_) => not_yet("mesh", 3),
+        Command::Slice(_) => not_yet("slice", 4),
+        Command::Generate(_) => not_yet("generate", 7),
+        Command::Models(_) => not_yet("models", 8),
+        Command::Admin(_) => not_yet("admin", 9),
+    }
+}
+
+fn not_yet(command: &str, issue: u32) -> anyhow::Result<()> {
+    bail!("`printfarm {command}` is not available in this build yet (tracked in issue #{issue})")
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("bad log filter {filter:?}"))?;
+    // Colour only for people; logs to journald or a test harness stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! HTTP: the route table (pages, health, REST, live events) and serving it with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::SharedFarmDirectory;
+use app::wire::FarmEvent;
+use app::{shell, App};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::farm::Farm;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub db: Db,
+    pub farm: Farm,
+    /// Cancelled on SIGTERM/Ctrl-C so long-lived connections (the event stream) end promptly.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// The whole route table.
+pub fn router(state: AppState) -> Router {
+    let directory: SharedFarmDirectory = Arc::new(state.farm.clone());
+    let context = move || provide_context(directory.clone());
+    let routes = generate_route_list(App);
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/printers", get(list_printers))
+        .route("/api/v1/events", get(events))
+        .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness and readiness: 200 with details when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let db = state.db.ping().await;
+    let body = json!({
+        "status": if db.is_ok() { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": db.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "printers": state.farm.len(),
+    });
+    let code = if db.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// `GET /api/v1/printers`: every printer with its live status.
+async fn list_printers(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.farm.snapshot())
+}
+
+/// `GET /api/v1/events`: the live event stream (WebSocket, JSON text frames of [`FarmEvent`]).
+async fn events(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.on_upgrade(move |socket| stream_events(socket, state))
+}
+
+async fn stream_events(mut socket: WebSocket, state: AppState) {
+    // Subscribe before taking the snapshot so no change can fall between the two.
+    let mut rx = state.farm.subscribe();
+    if send_event(
+        &mut socket,
+        &FarmEvent::Snapshot {
+            printers: state.farm.snapshot(),
+        },
+    )
+    .await
+    .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            event = rx.recv() => {
+                let event = match event {
+                    Ok(event) => event,
+                    // A slow client missed events: one fresh snapshot replaces them all.
+                    Err(RecvError::Lagged(_)) => FarmEvent::Snapshot { printers: state.farm.snapshot() },
+                    Err(RecvError::Closed) => return,
+                };
+                if send_event(&mut socket, &event).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // Clients have nothing to say yet; pings are answered by axum.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send_event(socket: &mut WebSocket, event: &FarmEvent) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(event).expect("events always serialise");
+    socket.send(Message::Text(text.into())).await
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server stopped with an error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("leptos configuration: {0}")]
+    Leptos(String),
+}
+
+/// Binds the configured address and serves until `shutdown` is cancelled.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    serve_on(config, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind port 0), then shuts down cleanly: stops accepting,
+/// closes event streams, lets in-flight requests finish, stops printer tasks and checkpoints the database.
+pub async fn serve_on(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let db = Db::open(&config.data_dir).await?;
+    let (farm, mut tasks) = Farm::start(&db, &config.demo, shutdown.clone()).await?;
+    let mut leptos = leptos::config::get_configuration(None)
+        .map_err(|e| ServeError::Leptos(e.to_string()))?
+        .leptos_options;
+    leptos.site_addr = listener.local_addr()?;
+    leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
+    let state = AppState {
+        leptos,
+        db: db.clone(),
+        farm,
+        shutdown: shutdown.clone(),
+    };
+
+    tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await?;
+
+    shutdown.cancel();
+    if tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("printer tasks did not stop within 10 s; aborting them");
+        tasks.abort_all();
+    }
+    db.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (systemd stop) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,18 @@
+//! # server — the printfarm appliance
+//!
+//! Wires the library crates into one process: an axum server that renders the Leptos app, serves the
+//! REST and WebSocket API, owns the SQLite database and runs the farm (printer connections, and later
+//! the scheduler and workers). `main.rs` is only the CLI edge.
+//!
+//! Map:
+//! - [`config`]: `printfarm.toml`, environment overrides, command-line flags.
+//! - [`db`]: the SQLite database, its migrations and the typed repositories.
+//! - [`farm`]: live printer state and the event bus that feeds the browsers.
+//! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
+//! - [`cli`]: the command-line interface.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod farm;
+pub mod http;
