@@ -19,7 +19,7 @@ pub type SharedFarmDirectory = std::sync::Arc<dyn FarmDirectory>;
 /// All printers with their latest status, for the first render of the Farm page.
 #[server]
 pub async fn farm_snapshot() -> Result<Vec<PrinterView>, ServerFnError> {
-    let farm = use_context::<SharedFarmDirectory>()
-        .ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
+    let farm =
+        use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
     Ok(farm.printers())
 }

@@ -35,10 +35,7 @@ impl LiveFarm {
 
 /// Creates the live state and, in the browser, starts the event stream.
 pub fn provide_live_farm() -> LiveFarm {
-    let live = LiveFarm {
-        printers: RwSignal::new(None),
-        connected: RwSignal::new(false),
-    };
+    let live = LiveFarm { printers: RwSignal::new(None), connected: RwSignal::new(false) };
     provide_context(live);
     // Effects never run during server rendering, so the socket opens only in the browser.
     Effect::new(move |_| {
@@ -62,15 +59,8 @@ mod socket {
     /// The stream's address on the same host as the page, ws or wss to match http or https.
     fn events_url() -> Option<String> {
         let location = window().location();
-        let scheme = if location.protocol().ok()? == "https:" {
-            "wss"
-        } else {
-            "ws"
-        };
-        Some(format!(
-            "{scheme}://{}/api/v1/events",
-            location.host().ok()?
-        ))
+        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        Some(format!("{scheme}://{}/api/v1/events", location.host().ok()?))
     }
 
     pub fn connect(live: LiveFarm, attempt: u32) {
@@ -138,24 +128,12 @@ mod tests {
     fn events_update_and_insert_in_name_order() {
         let owner = Owner::new();
         owner.with(|| {
-            let live = LiveFarm {
-                printers: RwSignal::new(None),
-                connected: RwSignal::new(false),
-            };
-            live.apply(FarmEvent::Printer {
-                printer: printer(2, "Bravo", PrinterStateView::Idle),
-            });
-            live.apply(FarmEvent::Printer {
-                printer: printer(1, "Alpha", PrinterStateView::Idle),
-            });
-            live.apply(FarmEvent::Printer {
-                printer: printer(2, "Bravo", PrinterStateView::Printing),
-            });
+            let live = LiveFarm { printers: RwSignal::new(None), connected: RwSignal::new(false) };
+            live.apply(FarmEvent::Printer { printer: printer(2, "Bravo", PrinterStateView::Idle) });
+            live.apply(FarmEvent::Printer { printer: printer(1, "Alpha", PrinterStateView::Idle) });
+            live.apply(FarmEvent::Printer { printer: printer(2, "Bravo", PrinterStateView::Printing) });
             let list = live.printers.get_untracked().unwrap();
-            assert_eq!(
-                list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-                ["Alpha", "Bravo"]
-            );
+            assert_eq!(list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Alpha", "Bravo"]);
             assert_eq!(list[1].state, PrinterStateView::Printing);
             live.apply(FarmEvent::Snapshot { printers: vec![] });
             assert_eq!(live.printers.get_untracked(), Some(vec![]));

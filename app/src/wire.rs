@@ -16,15 +16,8 @@ pub enum PrinterStateView {
 }
 
 impl PrinterStateView {
-    pub const ALL: [Self; 7] = [
-        Self::Printing,
-        Self::Paused,
-        Self::Finishing,
-        Self::Idle,
-        Self::Connecting,
-        Self::Disconnected,
-        Self::Error,
-    ];
+    pub const ALL: [Self; 7] =
+        [Self::Printing, Self::Paused, Self::Finishing, Self::Idle, Self::Connecting, Self::Disconnected, Self::Error];
 
     /// The word shown to people.
     pub fn label(self) -> &'static str {
@@ -107,10 +100,7 @@ mod tests {
     #[test]
     fn events_are_tagged_json() {
         let e = FarmEvent::Snapshot { printers: vec![] };
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"type":"snapshot","printers":[]}"#
-        );
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"type":"snapshot","printers":[]}"#);
         let back: FarmEvent = serde_json::from_str(r#"{"type":"snapshot","printers":[]}"#).unwrap();
         assert_eq!(back, e);
     }

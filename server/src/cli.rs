@@ -62,11 +62,7 @@ pub struct Pending {
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut flags = Overrides {
-        config_file: cli.config,
-        data_dir: cli.data_dir,
-        ..Default::default()
-    };
+    let mut flags = Overrides { config_file: cli.config, data_dir: cli.data_dir, ..Default::default() };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { listen } => {
@@ -122,8 +118,8 @@ fn not_yet(command: &str, issue: u32) -> anyhow::Result<()> {
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .with_context(|| format!("bad log filter {filter:?}"))?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).with_context(|| format!("bad log filter {filter:?}"))?;
     // Colour only for people; logs to journald or a test harness stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()

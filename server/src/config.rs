@@ -37,11 +37,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
-            demo: DemoConfig {
-                enabled: true,
-                printers: 6,
-                speed: 1.0,
-            },
+            demo: DemoConfig { enabled: true, printers: 6, speed: 1.0 },
         }
     }
 }
@@ -50,21 +46,11 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("environment variable {name}={value:?} is not valid: {reason}")]
-    Env {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
+    Env { name: &'static str, value: String, reason: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -103,10 +89,7 @@ impl Config {
     }
 
     /// Loads with an explicit environment lookup, so tests need not touch the process's.
-    pub fn load_with(
-        flags: &Overrides,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load_with(flags: &Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Config::default();
         // cargo-leptos passes its own address and site root this way; ours below still wins.
         if let Some(v) = env("LEPTOS_SITE_ADDR") {
@@ -115,10 +98,7 @@ impl Config {
         if let Some(v) = env("LEPTOS_SITE_ROOT") {
             c.site_root = v.into();
         }
-        let file = flags
-            .config_file
-            .clone()
-            .or_else(|| env("PRINTFARM_CONFIG").map(PathBuf::from));
+        let file = flags.config_file.clone().or_else(|| env("PRINTFARM_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
             c.apply_file(&path)?;
         }
@@ -154,14 +134,9 @@ impl Config {
     }
 
     fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let f: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            source: Box::new(e),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let f: FileConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?;
         // Relative paths in a config file are relative to the file, as people expect.
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(v) = f.listen {
@@ -196,10 +171,7 @@ impl Config {
             )));
         }
         if self.demo.printers > 100 {
-            return Err(ConfigError::Invalid(format!(
-                "at most 100 demo printers, got {}",
-                self.demo.printers
-            )));
+            return Err(ConfigError::Invalid(format!("at most 100 demo printers, got {}", self.demo.printers)));
         }
         Ok(())
     }
@@ -209,11 +181,7 @@ fn parse_env<T: std::str::FromStr>(name: &'static str, value: String) -> Result<
 where
     T::Err: std::fmt::Display,
 {
-    value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
-        name,
-        value,
-        reason: e.to_string(),
-    })
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Env { name, value, reason: e.to_string() })
 }
 
 #[cfg(test)]
@@ -222,10 +190,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
@@ -239,24 +204,15 @@ mod tests {
     fn file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("printfarm.toml");
-        std::fs::write(
-            &path,
-            "listen = \"0.0.0.0:8080\"\ndata_dir = \"state\"\n[demo]\nprinters = 3\nspeed = 2.5\n",
-        )
-        .unwrap();
-        let flags = Overrides {
-            config_file: Some(path.clone()),
-            ..Default::default()
-        };
+        std::fs::write(&path, "listen = \"0.0.0.0:8080\"\ndata_dir = \"state\"\n[demo]\nprinters = 3\nspeed = 2.5\n")
+            .unwrap();
+        let flags = Overrides { config_file: Some(path.clone()), ..Default::default() };
         let c = Config::load_with(&flags, env(&[("PRINTFARM_DEMO_PRINTERS", "9")])).unwrap();
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.data_dir, dir.path().join("state"));
         assert_eq!((c.demo.printers, c.demo.speed), (9, 2.5));
 
-        let flags = Overrides {
-            listen: Some("127.0.0.1:9".parse().unwrap()),
-            ..flags
-        };
+        let flags = Overrides { listen: Some("127.0.0.1:9".parse().unwrap()), ..flags };
         let c = Config::load_with(&flags, env(&[("PRINTFARM_LISTEN", "127.0.0.1:7")])).unwrap();
         assert_eq!(c.listen, "127.0.0.1:9".parse().unwrap());
     }
@@ -266,36 +222,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("printfarm.toml");
         std::fs::write(&path, "lisen = \"0.0.0.0:80\"\n").unwrap();
-        let err = Config::load_with(
-            &Overrides {
-                config_file: Some(path),
-                ..Default::default()
-            },
-            env(&[]),
-        )
-        .unwrap_err();
+        let err =
+            Config::load_with(&Overrides { config_file: Some(path), ..Default::default() }, env(&[])).unwrap_err();
         assert!(err.to_string().contains("unknown field `lisen`"), "{err}");
 
-        let err = Config::load_with(
-            &Overrides::default(),
-            env(&[("PRINTFARM_DEMO_SPEED", "fast")]),
-        )
-        .unwrap_err();
+        let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_DEMO_SPEED", "fast")])).unwrap_err();
         assert!(err.to_string().contains("PRINTFARM_DEMO_SPEED"), "{err}");
-        let err = Config::load_with(
-            &Overrides::default(),
-            env(&[("PRINTFARM_DEMO_SPEED", "-1")]),
-        )
-        .unwrap_err();
+        let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_DEMO_SPEED", "-1")])).unwrap_err();
         assert!(err.to_string().contains("demo speed"), "{err}");
 
-        let missing = Overrides {
-            config_file: Some("/nonexistent/printfarm.toml".into()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            Config::load_with(&missing, env(&[])),
-            Err(ConfigError::Read { .. })
-        ));
+        let missing = Overrides { config_file: Some("/nonexistent/printfarm.toml".into()), ..Default::default() };
+        assert!(matches!(Config::load_with(&missing, env(&[])), Err(ConfigError::Read { .. })));
     }
 }

@@ -25,8 +25,8 @@ const EVENT_BACKLOG: usize = 256;
 
 /// Demo printers get makerspace-style names and one of two build volumes.
 const DEMO_NAMES: &[&str] = &[
-    "Ada", "Babbage", "Curie", "Darwin", "Euler", "Faraday", "Gauss", "Hopper", "Irwin", "Johnson",
-    "Kepler", "Lovelace",
+    "Ada", "Babbage", "Curie", "Darwin", "Euler", "Faraday", "Gauss", "Hopper", "Irwin", "Johnson", "Kepler",
+    "Lovelace",
 ];
 
 /// A handle to the farm's live state; cheap to clone.
@@ -55,10 +55,7 @@ impl Farm {
         let farm = Farm {
             inner: Arc::new(Inner {
                 printers: RwLock::new(
-                    records
-                        .iter()
-                        .map(|r| (r.id, view(r, &PrinterStatus::disconnected())))
-                        .collect(),
+                    records.iter().map(|r| (r.id, view(r, &PrinterStatus::disconnected()))).collect(),
                 ),
                 events: broadcast::channel(EVENT_BACKLOG).0,
             }),
@@ -69,20 +66,12 @@ impl Farm {
             let shutdown = shutdown.clone();
             match record.driver.as_str() {
                 "simulated" => {
-                    tasks.spawn(run_simulated(
-                        farm,
-                        record,
-                        index as u64,
-                        demo.speed,
-                        shutdown,
-                    ));
+                    tasks.spawn(run_simulated(farm, record, index as u64, demo.speed, shutdown));
                 }
                 other => {
                     // Real drivers arrive with issue #5; say so on the card rather than pretending.
                     let mut status = PrinterStatus::disconnected();
-                    status.message = Some(format!(
-                        "The {other} driver is not available in this build yet"
-                    ));
+                    status.message = Some(format!("The {other} driver is not available in this build yet"));
                     farm.publish(&record, &status);
                 }
             }
@@ -93,20 +82,8 @@ impl Farm {
 
     /// Every printer, sorted by name.
     pub fn snapshot(&self) -> Vec<PrinterView> {
-        let mut list: Vec<_> = self
-            .inner
-            .printers
-            .read()
-            .expect("farm lock")
-            .values()
-            .cloned()
-            .collect();
-        list.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then(a.id.cmp(&b.id))
-        });
+        let mut list: Vec<_> = self.inner.printers.read().expect("farm lock").values().cloned().collect();
+        list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
         list
     }
 
@@ -125,11 +102,7 @@ impl Farm {
 
     fn publish(&self, record: &PrinterRecord, status: &PrinterStatus) {
         let printer = view(record, status);
-        self.inner
-            .printers
-            .write()
-            .expect("farm lock")
-            .insert(record.id, printer.clone());
+        self.inner.printers.write().expect("farm lock").insert(record.id, printer.clone());
         // No subscribers is normal (no browser open).
         let _ = self.inner.events.send(FarmEvent::Printer { printer });
     }
@@ -144,56 +117,28 @@ impl FarmDirectory for Farm {
 async fn create_demo_printers(db: &Db, count: u32) -> Result<(), DbError> {
     for i in 0..count as usize {
         let base = DEMO_NAMES[i % DEMO_NAMES.len()];
-        let name = if i < DEMO_NAMES.len() {
-            base.to_string()
-        } else {
-            format!("{base} {}", i / DEMO_NAMES.len() + 1)
-        };
+        let name = if i < DEMO_NAMES.len() { base.to_string() } else { format!("{base} {}", i / DEMO_NAMES.len() + 1) };
         let large = i % 3 == 2;
         db.printers()
             .insert(&NewPrinter {
                 name,
                 driver: "simulated".into(),
                 connection: json!({}),
-                build_mm: if large {
-                    [350.0, 350.0, 350.0]
-                } else {
-                    [250.0, 210.0, 220.0]
-                },
+                build_mm: if large { [350.0, 350.0, 350.0] } else { [250.0, 210.0, 220.0] },
                 nozzle_mm: 0.4,
                 firmware: "marlin2".into(),
-                tags: vec![
-                    "demo".into(),
-                    if large {
-                        "large".into()
-                    } else {
-                        "room 1".into()
-                    },
-                ],
+                tags: vec!["demo".into(), if large { "large".into() } else { "room 1".into() }],
             })
             .await?;
     }
     db.audit()
-        .record(&AuditEntry {
-            action: "farm.demo_created",
-            detail: json!({ "printers": count }),
-            ..Default::default()
-        })
+        .record(&AuditEntry { action: "farm.demo_created", detail: json!({ "printers": count }), ..Default::default() })
         .await?;
-    tracing::info!(
-        count,
-        "no printers configured: created a demo farm of simulated printers"
-    );
+    tracing::info!(count, "no printers configured: created a demo farm of simulated printers");
     Ok(())
 }
 
-async fn run_simulated(
-    farm: Farm,
-    record: PrinterRecord,
-    seed: u64,
-    speed: f64,
-    shutdown: CancellationToken,
-) {
+async fn run_simulated(farm: Farm, record: PrinterRecord, seed: u64, speed: f64, shutdown: CancellationToken) {
     let mut printer = SimulatedPrinter::new(seed.wrapping_add(record.id as u64));
     // Start each printer somewhere different in its day, so a new demo farm looks like a farm at work
     // rather than six printers heating in lockstep.
@@ -219,10 +164,7 @@ async fn run_simulated(
 }
 
 fn view(record: &PrinterRecord, s: &PrinterStatus) -> PrinterView {
-    let temp = |t: Temperature| TempView {
-        actual: t.actual,
-        target: t.target,
-    };
+    let temp = |t: Temperature| TempView { actual: t.actual, target: t.target };
     PrinterView {
         id: record.id,
         name: record.name.clone(),

@@ -69,11 +69,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "database": db.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
         "printers": state.farm.len(),
     });
-    let code = if db.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 
@@ -90,15 +86,7 @@ async fn events(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response
 async fn stream_events(mut socket: WebSocket, state: AppState) {
     // Subscribe before taking the snapshot so no change can fall between the two.
     let mut rx = state.farm.subscribe();
-    if send_event(
-        &mut socket,
-        &FarmEvent::Snapshot {
-            printers: state.farm.snapshot(),
-        },
-    )
-    .await
-    .is_err()
-    {
+    if send_event(&mut socket, &FarmEvent::Snapshot { printers: state.farm.snapshot() }).await.is_err() {
         return;
     }
     loop {
@@ -138,10 +126,7 @@ pub enum ServeError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server stopped with an error: {0}")]
     Io(#[from] std::io::Error),
     #[error("leptos configuration: {0}")]
@@ -150,50 +135,31 @@ pub enum ServeError {
 
 /// Binds the configured address and serves until `shutdown` is cancelled.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     serve_on(config, listener, shutdown).await
 }
 
 /// Serves on an already bound listener (tests bind port 0), then shuts down cleanly: stops accepting,
 /// closes event streams, lets in-flight requests finish, stops printer tasks and checkpoints the database.
-pub async fn serve_on(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
+pub async fn serve_on(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {
     let db = Db::open(&config.data_dir).await?;
     let (farm, mut tasks) = Farm::start(&db, &config.demo, shutdown.clone()).await?;
-    let mut leptos = leptos::config::get_configuration(None)
-        .map_err(|e| ServeError::Leptos(e.to_string()))?
-        .leptos_options;
+    let mut leptos =
+        leptos::config::get_configuration(None).map_err(|e| ServeError::Leptos(e.to_string()))?.leptos_options;
     leptos.site_addr = listener.local_addr()?;
     leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
-    let state = AppState {
-        leptos,
-        db: db.clone(),
-        farm,
-        shutdown: shutdown.clone(),
-    };
+    let state = AppState { leptos, db: db.clone(), farm, shutdown: shutdown.clone() };
 
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await?;
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
 
     shutdown.cancel();
-    if tokio::time::timeout(Duration::from_secs(10), async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
+    if tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
     {
         tracing::warn!("printer tasks did not stop within 10 s; aborting them");
         tasks.abort_all();

@@ -3,8 +3,7 @@
 use std::borrow::Cow;
 
 use server::db::{
-    AuditEntry, Db, DbError, JobState, NewJob, NewModelVersion, NewPrinter, NewUser, Role, DB_FILE,
-    MIGRATOR,
+    AuditEntry, Db, DbError, JobState, NewJob, NewModelVersion, NewPrinter, NewUser, Role, DB_FILE, MIGRATOR,
 };
 use sqlx::migrate::Migrator;
 
@@ -40,21 +39,14 @@ fn printer(name: &str) -> NewPrinter {
 async fn first_open_creates_a_wal_database_with_foreign_keys() {
     let (dir, db) = fresh().await;
     assert!(dir.path().join(DB_FILE).exists());
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap();
     assert_eq!(mode, "wal");
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(db.pool())
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(fk, 1);
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .fetch_all(db.pool())
         .await
         .unwrap();
-    assert_eq!(fk, 1);
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
     for t in [
         "api_keys",
         "audit_events",
@@ -70,10 +62,7 @@ async fn first_open_creates_a_wal_database_with_foreign_keys() {
         "spools",
         "users",
     ] {
-        assert!(
-            tables.iter().any(|n| n == t),
-            "missing table {t} in {tables:?}"
-        );
+        assert!(tables.iter().any(|n| n == t), "missing table {t} in {tables:?}");
     }
     db.ping().await.unwrap();
 }
@@ -96,37 +85,25 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
 async fn a_newer_binary_migrates_an_older_database_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
     // Build a database as the first release would have left it: only migration 1 applied.
-    let mut v1 = Migrator {
-        migrations: Cow::Owned(MIGRATOR.migrations[..1].to_vec()),
-        ..Migrator::DEFAULT
-    };
+    let mut v1 = Migrator { migrations: Cow::Owned(MIGRATOR.migrations[..1].to_vec()), ..Migrator::DEFAULT };
     v1.set_locking(true);
     let old = Db::open_with(dir.path(), &v1).await.unwrap();
-    let id = old
-        .printers()
-        .insert(&printer("Old faithful"))
+    let id = old.printers().insert(&printer("Old faithful")).await.unwrap();
+    let indexes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_queue'")
+        .fetch_one(old.pool())
         .await
         .unwrap();
-    let indexes: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_queue'")
-            .fetch_one(old.pool())
-            .await
-            .unwrap();
     assert_eq!(indexes, 0);
     old.close().await;
 
     let new = Db::open(dir.path()).await.unwrap();
     assert_eq!(new.printers().get(id).await.unwrap().name, "Old faithful");
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(new.pool()).await.unwrap();
+    assert_eq!(applied as usize, MIGRATOR.migrations.len());
+    let indexes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_queue'")
         .fetch_one(new.pool())
         .await
         .unwrap();
-    assert_eq!(applied as usize, MIGRATOR.migrations.len());
-    let indexes: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_queue'")
-            .fetch_one(new.pool())
-            .await
-            .unwrap();
     assert_eq!(indexes, 1);
 }
 
@@ -149,23 +126,13 @@ async fn a_database_from_a_newer_binary_is_refused_not_damaged() {
 #[tokio::test]
 async fn users_are_unique_ignoring_case() {
     let (_dir, db) = fresh().await;
-    let new = NewUser {
-        username: "Maya".into(),
-        display_name: "Maya R.".into(),
-        role: Role::Maker,
-        password_hash: None,
-    };
+    let new =
+        NewUser { username: "Maya".into(), display_name: "Maya R.".into(), role: Role::Maker, password_hash: None };
     db.users().insert(&new).await.unwrap();
     let found = db.users().by_username("maya").await.unwrap().unwrap();
     assert_eq!((found.username.as_str(), found.role), ("Maya", Role::Maker));
-    let dup = NewUser {
-        username: "MAYA".into(),
-        ..new
-    };
-    assert!(matches!(
-        db.users().insert(&dup).await,
-        Err(DbError::Sqlx(_))
-    ));
+    let dup = NewUser { username: "MAYA".into(), ..new };
+    assert!(matches!(db.users().insert(&dup).await, Err(DbError::Sqlx(_))));
     assert_eq!(db.users().count().await.unwrap(), 1);
     assert!(db.users().by_username("nobody").await.unwrap().is_none());
 }
@@ -175,24 +142,11 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
     let (_dir, db) = fresh().await;
     let teacher = db
         .users()
-        .insert(&NewUser {
-            username: "t".into(),
-            display_name: "T".into(),
-            role: Role::Teacher,
-            password_hash: None,
-        })
+        .insert(&NewUser { username: "t".into(), display_name: "T".into(), role: Role::Teacher, password_hash: None })
         .await
         .unwrap();
-    let (model, v1) = db
-        .models()
-        .create("Name tag", None, "generated", &version("tag.stl"))
-        .await
-        .unwrap();
-    let (v2, n) = db
-        .models()
-        .add_version(model, v1, &version("tag-v2.stl"))
-        .await
-        .unwrap();
+    let (model, v1) = db.models().create("Name tag", None, "generated", &version("tag.stl")).await.unwrap();
+    let (v2, n) = db.models().add_version(model, v1, &version("tag-v2.stl")).await.unwrap();
     assert_eq!(n, 2);
     let job = db
         .jobs()
@@ -211,50 +165,15 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
         )
         .await
         .unwrap();
-    db.jobs()
-        .transition(job, JobState::AwaitingApproval, None, None)
-        .await
-        .unwrap();
-    db.jobs()
-        .transition(job, JobState::Queued, Some(teacher), Some("looks good"))
-        .await
-        .unwrap();
-    let err = db
-        .jobs()
-        .transition(job, JobState::Printing, None, None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DbError::InvalidTransition {
-                from: JobState::Queued,
-                to: JobState::Printing,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    db.jobs()
-        .transition(
-            job,
-            JobState::Cancelled,
-            Some(teacher),
-            Some("wrong colour"),
-        )
-        .await
-        .unwrap();
-    assert!(db
-        .jobs()
-        .transition(job, JobState::Queued, None, None)
-        .await
-        .is_err());
+    db.jobs().transition(job, JobState::AwaitingApproval, None, None).await.unwrap();
+    db.jobs().transition(job, JobState::Queued, Some(teacher), Some("looks good")).await.unwrap();
+    let err = db.jobs().transition(job, JobState::Printing, None, None).await.unwrap_err();
+    assert!(matches!(err, DbError::InvalidTransition { from: JobState::Queued, to: JobState::Printing, .. }), "{err}");
+    db.jobs().transition(job, JobState::Cancelled, Some(teacher), Some("wrong colour")).await.unwrap();
+    assert!(db.jobs().transition(job, JobState::Queued, None, None).await.is_err());
 
     let record = db.jobs().get(job).await.unwrap();
-    assert_eq!(
-        (record.state, record.copies, record.model_version_id),
-        (JobState::Cancelled, 2, v2)
-    );
+    assert_eq!((record.state, record.copies, record.model_version_id), (JobState::Cancelled, 2, v2));
     let history = db.jobs().history(job).await.unwrap();
     let steps: Vec<_> = history.iter().map(|t| (t.from, t.to)).collect();
     assert_eq!(
@@ -268,13 +187,7 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
     );
     assert_eq!(history[2].actor_id, Some(teacher));
     assert_eq!(history[3].reason.as_deref(), Some("wrong colour"));
-    assert!(matches!(
-        db.jobs().get(999).await,
-        Err(DbError::NotFound {
-            kind: "job",
-            id: 999
-        })
-    ));
+    assert!(matches!(db.jobs().get(999).await, Err(DbError::NotFound { kind: "job", id: 999 })));
 }
 
 #[tokio::test]
@@ -290,18 +203,9 @@ async fn foreign_keys_and_checks_are_enforced() {
         printer_group: None,
         priority: 0,
     };
-    assert!(
-        db.jobs().submit(&orphan, None).await.is_err(),
-        "a job needs an existing model version"
-    );
-    let bad = NewPrinter {
-        driver: "telepathy".into(),
-        ..printer("X")
-    };
-    assert!(
-        db.printers().insert(&bad).await.is_err(),
-        "unknown drivers are refused by the schema"
-    );
+    assert!(db.jobs().submit(&orphan, None).await.is_err(), "a job needs an existing model version");
+    let bad = NewPrinter { driver: "telepathy".into(), ..printer("X") };
+    assert!(db.printers().insert(&bad).await.is_err(), "unknown drivers are refused by the schema");
 }
 
 #[tokio::test]
@@ -325,9 +229,6 @@ async fn audit_events_are_appended_and_read_newest_first() {
         .await
         .unwrap();
     let recent = db.audit().recent(10).await.unwrap();
-    assert_eq!(
-        recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        ["job.cancelled", "printer.added"]
-    );
+    assert_eq!(recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["job.cancelled", "printer.added"]);
     assert_eq!(recent[0].detail["why"], "jam");
 }

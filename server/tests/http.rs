@@ -45,19 +45,11 @@ async fn start(data_dir: &Path, printers: u32) -> Running {
         data_dir: data_dir.to_path_buf(),
         site_root: site,
         log: "warn".into(),
-        demo: DemoConfig {
-            enabled: true,
-            printers,
-            speed: 300.0,
-        },
+        demo: DemoConfig { enabled: true, printers, speed: 300.0 },
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(serve_on(config, listener, shutdown.clone()));
-    Running {
-        addr,
-        shutdown,
-        handle,
-    }
+    Running { addr, shutdown, handle }
 }
 
 #[tokio::test]
@@ -73,75 +65,37 @@ async fn health_api_pages_and_static_files() {
     assert_eq!(body["database"], "ok");
     assert_eq!(body["printers"], 3);
 
-    let printers: Vec<PrinterView> = http
-        .get(server.url("/api/v1/printers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        printers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-        ["Ada", "Babbage", "Curie"]
-    );
+    let printers: Vec<PrinterView> =
+        http.get(server.url("/api/v1/printers")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(printers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Ada", "Babbage", "Curie"]);
     assert!(printers.iter().all(|p| p.driver == "simulated"));
 
     let page = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<nav"), "the app shell renders");
-    assert!(
-        html.contains(r#"data-testid="printer-card""#),
-        "printers are server-rendered"
-    );
+    assert!(html.contains(r#"data-testid="printer-card""#), "printers are server-rendered");
     assert!(html.contains("Babbage"));
-    assert!(
-        html.contains("/pkg/printfarm.wasm"),
-        "the page loads the hydration bundle by its real name"
-    );
+    assert!(html.contains("/pkg/printfarm.wasm"), "the page loads the hydration bundle by its real name");
 
-    for path in [
-        "/queue",
-        "/create",
-        "/library",
-        "/printers",
-        "/settings",
-        "/login",
-        "/jobs/7",
-        "/printers/2",
-    ] {
-        assert_eq!(
-            http.get(server.url(path)).send().await.unwrap().status(),
-            200,
-            "{path}"
-        );
+    for path in ["/queue", "/create", "/library", "/printers", "/settings", "/login", "/jobs/7", "/printers/2"] {
+        assert_eq!(http.get(server.url(path)).send().await.unwrap().status(), 200, "{path}");
     }
     let missing = http.get(server.url("/no/such/page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Not found"));
 
-    let css = http
-        .get(server.url("/pkg/printfarm.css"))
-        .send()
-        .await
-        .unwrap();
+    let css = http.get(server.url("/pkg/printfarm.css")).send().await.unwrap();
     assert_eq!(css.status(), 200);
     server.stop().await;
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next event, `None` when the server closed the stream.
 async fn next(ws: &mut Socket) -> Option<FarmEvent> {
-    match tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await
-        .expect("an event within 10 s")
-    {
-        Some(Ok(Message::Text(t))) => {
-            Some(serde_json::from_str::<FarmEvent>(&t).expect("valid event JSON"))
-        }
+    match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an event within 10 s") {
+        Some(Ok(Message::Text(t))) => Some(serde_json::from_str::<FarmEvent>(&t).expect("valid event JSON")),
         Some(Ok(Message::Close(_))) | None => None,
         other => panic!("unexpected frame {other:?}"),
     }
@@ -151,10 +105,7 @@ async fn next(ws: &mut Socket) -> Option<FarmEvent> {
 async fn event_stream_sends_a_snapshot_then_live_changes_and_closes_on_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), 2).await;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/events", server.addr))
-            .await
-            .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/events", server.addr)).await.unwrap();
 
     match next(&mut ws).await {
         Some(FarmEvent::Snapshot { printers }) => assert_eq!(printers.len(), 2),
@@ -187,21 +138,11 @@ async fn event_stream_sends_a_snapshot_then_live_changes_and_closes_on_shutdown(
 async fn restart_keeps_the_farm_and_does_not_duplicate_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let first = start(dir.path(), 4).await;
-    let before: Vec<PrinterView> = reqwest::get(first.url("/api/v1/printers"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Vec<PrinterView> = reqwest::get(first.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
     first.stop().await;
 
     let second = start(dir.path(), 4).await;
-    let after: Vec<PrinterView> = reqwest::get(second.url("/api/v1/printers"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Vec<PrinterView> = reqwest::get(second.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
     assert_eq!(
         before.iter().map(|p| (p.id, &p.name)).collect::<Vec<_>>(),
         after.iter().map(|p| (p.id, &p.name)).collect::<Vec<_>>()
@@ -213,16 +154,7 @@ async fn restart_keeps_the_farm_and_does_not_duplicate_the_demo() {
 async fn a_port_in_use_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = Config {
-        listen: taken.local_addr().unwrap(),
-        data_dir: dir.path().into(),
-        ..Config::default()
-    };
-    let err = server::http::serve(config, CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().starts_with("cannot listen on 127.0.0.1:"),
-        "{err}"
-    );
+    let config = Config { listen: taken.local_addr().unwrap(), data_dir: dir.path().into(), ..Config::default() };
+    let err = server::http::serve(config, CancellationToken::new()).await.unwrap_err();
+    assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
 }

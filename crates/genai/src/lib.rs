@@ -41,11 +41,7 @@ impl GenerationRequest {
         match prompt.chars().count() {
             0 => Err(GenerationError::EmptyPrompt),
             n if n > MAX_PROMPT_CHARS => Err(GenerationError::PromptTooLong(n)),
-            _ => Ok(Self {
-                prompt,
-                quality,
-                seed,
-            }),
+            _ => Ok(Self { prompt, quality, seed }),
         }
     }
 
@@ -62,10 +58,7 @@ mod tests {
     fn prompt_is_normalised_and_bounded() {
         let r = GenerationRequest::new("  a   name tag\nfor Maya ", Quality::Low, 7).unwrap();
         assert_eq!(r.prompt(), "a name tag for Maya");
-        assert_eq!(
-            GenerationRequest::new(" \t", Quality::Low, 0),
-            Err(GenerationError::EmptyPrompt)
-        );
+        assert_eq!(GenerationRequest::new(" \t", Quality::Low, 0), Err(GenerationError::EmptyPrompt));
         let long = "x".repeat(MAX_PROMPT_CHARS + 1);
         assert_eq!(
             GenerationRequest::new(&long, Quality::High, 0),

@@ -12,25 +12,15 @@ impl Aabb {
     pub fn around<'a>(points: impl IntoIterator<Item = &'a Vec3>) -> Option<Self> {
         let mut it = points.into_iter();
         let first = *it.next()?;
-        Some(it.fold(
-            Aabb {
-                min: first,
-                max: first,
-            },
-            |b, p| Aabb {
-                min: [b.min[0].min(p[0]), b.min[1].min(p[1]), b.min[2].min(p[2])],
-                max: [b.max[0].max(p[0]), b.max[1].max(p[1]), b.max[2].max(p[2])],
-            },
-        ))
+        Some(it.fold(Aabb { min: first, max: first }, |b, p| Aabb {
+            min: [b.min[0].min(p[0]), b.min[1].min(p[1]), b.min[2].min(p[2])],
+            max: [b.max[0].max(p[0]), b.max[1].max(p[1]), b.max[2].max(p[2])],
+        }))
     }
 
     /// Edge lengths along x, y and z.
     pub fn size(&self) -> Vec3 {
-        [
-            self.max[0] - self.min[0],
-            self.max[1] - self.min[1],
-            self.max[2] - self.min[2],
-        ]
+        [self.max[0] - self.min[0], self.max[1] - self.min[1], self.max[2] - self.min[2]]
     }
 
     /// Whether the box fits inside a build volume of the given size (no rotation tried).

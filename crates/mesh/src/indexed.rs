@@ -4,11 +4,7 @@ use crate::{Aabb, Vec3};
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MeshError {
     #[error("triangle {triangle} refers to vertex {index}, but the mesh has only {vertex_count} vertices")]
-    IndexOutOfRange {
-        triangle: usize,
-        index: u32,
-        vertex_count: usize,
-    },
+    IndexOutOfRange { triangle: usize, index: u32, vertex_count: usize },
     #[error("vertex {vertex} has a coordinate that is not a finite number")]
     NonFiniteVertex { vertex: usize },
 }
@@ -23,25 +19,15 @@ pub struct IndexedMesh {
 impl IndexedMesh {
     /// Builds a mesh, rejecting out-of-range indices and NaN/infinite coordinates.
     pub fn new(vertices: Vec<Vec3>, triangles: Vec<[u32; 3]>) -> Result<Self, MeshError> {
-        if let Some(vertex) = vertices
-            .iter()
-            .position(|v| v.iter().any(|c| !c.is_finite()))
-        {
+        if let Some(vertex) = vertices.iter().position(|v| v.iter().any(|c| !c.is_finite())) {
             return Err(MeshError::NonFiniteVertex { vertex });
         }
         for (t, tri) in triangles.iter().enumerate() {
             if let Some(&index) = tri.iter().find(|&&i| i as usize >= vertices.len()) {
-                return Err(MeshError::IndexOutOfRange {
-                    triangle: t,
-                    index,
-                    vertex_count: vertices.len(),
-                });
+                return Err(MeshError::IndexOutOfRange { triangle: t, index, vertex_count: vertices.len() });
             }
         }
-        Ok(Self {
-            vertices,
-            triangles,
-        })
+        Ok(Self { vertices, triangles })
     }
 
     /// An axis-aligned cube with one corner at the origin, outward-facing.
@@ -71,10 +57,7 @@ impl IndexedMesh {
             [3, 0, 4],
             [3, 4, 7], // left (-x)
         ];
-        Self {
-            vertices,
-            triangles,
-        }
+        Self { vertices, triangles }
     }
 
     pub fn vertices(&self) -> &[Vec3] {
@@ -137,16 +120,9 @@ mod tests {
     fn rejects_bad_indices_and_nan() {
         assert_eq!(
             IndexedMesh::new(vec![[0.0; 3]], vec![[0, 0, 1]]),
-            Err(MeshError::IndexOutOfRange {
-                triangle: 0,
-                index: 1,
-                vertex_count: 1
-            })
+            Err(MeshError::IndexOutOfRange { triangle: 0, index: 1, vertex_count: 1 })
         );
-        assert_eq!(
-            IndexedMesh::new(vec![[0.0, f32::NAN, 0.0]], vec![]),
-            Err(MeshError::NonFiniteVertex { vertex: 0 })
-        );
+        assert_eq!(IndexedMesh::new(vec![[0.0, f32::NAN, 0.0]], vec![]), Err(MeshError::NonFiniteVertex { vertex: 0 }));
     }
 
     #[cfg(not(target_arch = "wasm32"))]

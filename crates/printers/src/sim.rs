@@ -26,22 +26,11 @@ const DEMO_FILES: &[&str] = &[
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
-    Idle {
-        left_s: f64,
-    },
+    Idle { left_s: f64 },
     Heating,
-    Printing {
-        elapsed_s: f64,
-        total_s: f64,
-    },
-    Paused {
-        left_s: f64,
-        elapsed_s: f64,
-        total_s: f64,
-    },
-    Finishing {
-        left_s: f64,
-    },
+    Printing { elapsed_s: f64, total_s: f64 },
+    Paused { left_s: f64, elapsed_s: f64, total_s: f64 },
+    Finishing { left_s: f64 },
 }
 
 /// One simulated printer. Call [`SimulatedPrinter::advance`] with elapsed time; read [`SimulatedPrinter::status`].
@@ -63,9 +52,7 @@ impl SimulatedPrinter {
         p.status.state = PrinterState::Idle;
         p.status.hotend.actual = AMBIENT_C;
         p.status.bed.actual = AMBIENT_C;
-        p.phase = Phase::Idle {
-            left_s: p.uniform(5.0, 40.0),
-        };
+        p.phase = Phase::Idle { left_s: p.uniform(5.0, 40.0) };
         p
     }
 
@@ -88,19 +75,14 @@ impl SimulatedPrinter {
         self.status.hotend.actual = approach(self.status.hotend, dt, HOTEND_TAU_S);
         self.status.bed.actual = approach(self.status.bed, dt, BED_TAU_S);
         self.phase = match self.phase {
-            Phase::Idle { left_s } if left_s > dt => Phase::Idle {
-                left_s: left_s - dt,
-            },
+            Phase::Idle { left_s } if left_s > dt => Phase::Idle { left_s: left_s - dt },
             Phase::Idle { .. } => self.start_job(),
             Phase::Heating => {
                 let hot = |t: Temperature| (t.actual - t.target).abs() <= AT_TEMP_BAND_C;
                 if hot(self.status.hotend) && hot(self.status.bed) {
                     let total_s = self.uniform(240.0, 900.0);
                     self.status.message = None;
-                    Phase::Printing {
-                        elapsed_s: 0.0,
-                        total_s,
-                    }
+                    Phase::Printing { elapsed_s: 0.0, total_s }
                 } else {
                     Phase::Heating
                 }
@@ -113,35 +95,21 @@ impl SimulatedPrinter {
                     // Roughly one pause per several jobs, as a filament runout would cause.
                     self.status.state = PrinterState::Paused;
                     self.status.message = Some("Filament runout: waiting for the operator".into());
-                    Phase::Paused {
-                        left_s: self.uniform(20.0, 60.0),
-                        elapsed_s,
-                        total_s,
-                    }
+                    Phase::Paused { left_s: self.uniform(20.0, 60.0), elapsed_s, total_s }
                 } else {
                     self.show_progress(elapsed_s, total_s);
                     Phase::Printing { elapsed_s, total_s }
                 }
             }
-            Phase::Paused {
-                left_s,
-                elapsed_s,
-                total_s,
-            } if left_s > dt => Phase::Paused {
-                left_s: left_s - dt,
-                elapsed_s,
-                total_s,
-            },
-            Phase::Paused {
-                elapsed_s, total_s, ..
-            } => {
+            Phase::Paused { left_s, elapsed_s, total_s } if left_s > dt => {
+                Phase::Paused { left_s: left_s - dt, elapsed_s, total_s }
+            }
+            Phase::Paused { elapsed_s, total_s, .. } => {
                 self.status.state = PrinterState::Printing;
                 self.status.message = None;
                 Phase::Printing { elapsed_s, total_s }
             }
-            Phase::Finishing { left_s } if left_s > dt => Phase::Finishing {
-                left_s: left_s - dt,
-            },
+            Phase::Finishing { left_s } if left_s > dt => Phase::Finishing { left_s: left_s - dt },
             Phase::Finishing { .. } => {
                 self.status.state = PrinterState::Idle;
                 self.status.message = None;
@@ -150,9 +118,7 @@ impl SimulatedPrinter {
                 self.status.current_layer = None;
                 self.status.total_layers = None;
                 self.status.remaining_s = None;
-                Phase::Idle {
-                    left_s: self.uniform(20.0, 90.0),
-                }
+                Phase::Idle { left_s: self.uniform(20.0, 90.0) }
             }
         };
     }
@@ -216,21 +182,14 @@ fn approach(t: Temperature, dt: f64, tau: f64) -> f32 {
 mod tests {
     use super::*;
 
-    fn run_until(
-        p: &mut SimulatedPrinter,
-        limit_s: u64,
-        want: impl Fn(&PrinterStatus) -> bool,
-    ) -> u64 {
+    fn run_until(p: &mut SimulatedPrinter, limit_s: u64, want: impl Fn(&PrinterStatus) -> bool) -> u64 {
         for s in 0..limit_s {
             if want(p.status()) {
                 return s;
             }
             p.advance(Duration::from_secs(1));
         }
-        panic!(
-            "condition not reached in {limit_s} simulated seconds: {:?}",
-            p.status()
-        );
+        panic!("condition not reached in {limit_s} simulated seconds: {:?}", p.status());
     }
 
     #[test]
@@ -240,9 +199,7 @@ mod tests {
         run_until(&mut p, 100, |s| s.state == PrinterState::Printing);
         assert_eq!(p.status().message.as_deref(), Some("Heating"));
         assert!(p.status().hotend.actual < 100.0, "heaters start cold");
-        run_until(&mut p, 600, |s| {
-            s.message.is_none() && s.state == PrinterState::Printing
-        });
+        run_until(&mut p, 600, |s| s.message.is_none() && s.state == PrinterState::Printing);
         assert!((p.status().hotend.actual - 210.0).abs() <= AT_TEMP_BAND_C);
         run_until(&mut p, 600, |s| s.progress.unwrap_or(0.0) > 0.5);
         run_until(&mut p, 1500, |s| s.state == PrinterState::Finishing);
@@ -253,11 +210,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_schedule_different_seed_differs() {
-        let (mut a, mut b, mut c) = (
-            SimulatedPrinter::new(1),
-            SimulatedPrinter::new(1),
-            SimulatedPrinter::new(2),
-        );
+        let (mut a, mut b, mut c) = (SimulatedPrinter::new(1), SimulatedPrinter::new(1), SimulatedPrinter::new(2));
         for _ in 0..500 {
             for p in [&mut a, &mut b, &mut c] {
                 p.advance(Duration::from_secs(3));

@@ -65,9 +65,7 @@ impl PrinterStatus {
     /// Whether `other` differs enough to be worth telling the browsers about: any state, file, layer
     /// or message change, a whole-percent progress step or a half-degree temperature move.
     pub fn differs_visibly(&self, other: &Self) -> bool {
-        let temp_moved = |a: Temperature, b: Temperature| {
-            (a.actual - b.actual).abs() >= 0.5 || a.target != b.target
-        };
+        let temp_moved = |a: Temperature, b: Temperature| (a.actual - b.actual).abs() >= 0.5 || a.target != b.target;
         let pct = |p: Option<f32>| p.map(|p| (p * 100.0).floor() as i32);
         self.state != other.state
             || self.file != other.file

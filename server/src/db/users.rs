@@ -36,16 +36,10 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [
-            Role::Kiosk,
-            Role::Maker,
-            Role::Teacher,
-            Role::Manager,
-            Role::Admin,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-        .ok_or(())
+        [Role::Kiosk, Role::Maker, Role::Teacher, Role::Manager, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(())
     }
 }
 
@@ -90,16 +84,14 @@ impl<'a> UserRepo<'a> {
     }
 
     pub async fn insert(&self, u: &NewUser) -> Result<i64, DbError> {
-        Ok(sqlx::query(
-            "INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&u.username)
-        .bind(&u.display_name)
-        .bind(u.role.as_str())
-        .bind(&u.password_hash)
-        .execute(self.pool)
-        .await?
-        .last_insert_rowid())
+        Ok(sqlx::query("INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?)")
+            .bind(&u.username)
+            .bind(&u.display_name)
+            .bind(u.role.as_str())
+            .bind(&u.password_hash)
+            .execute(self.pool)
+            .await?
+            .last_insert_rowid())
     }
 
     /// Finds a user by name, ignoring case.
@@ -124,8 +116,6 @@ impl<'a> UserRepo<'a> {
     }
 
     pub async fn count(&self) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool).await?)
     }
 }
