@@ -12,7 +12,7 @@ pub fn NavBar() -> impl IntoView {
         ("/queue", "Queue", "☰"),
         ("/create", "Create", "✚"),
         ("/library", "Library", "▤"),
-        ("/printers", "Printers", "⎙"),
+        ("/printers", "Printers", "◧"),
         ("/settings", "Settings", "⚙"),
     ];
     view! {

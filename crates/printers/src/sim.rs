@@ -118,7 +118,7 @@ impl SimulatedPrinter {
                 self.status.current_layer = None;
                 self.status.total_layers = None;
                 self.status.remaining_s = None;
-                Phase::Idle { left_s: self.uniform(20.0, 90.0) }
+                Phase::Idle { left_s: self.uniform(30.0, 400.0) }
             }
         };
     }
