@@ -18,6 +18,14 @@ impl Aabb {
         }))
     }
 
+    /// The smallest box holding both.
+    pub fn union(&self, other: &Aabb) -> Aabb {
+        Aabb {
+            min: [self.min[0].min(other.min[0]), self.min[1].min(other.min[1]), self.min[2].min(other.min[2])],
+            max: [self.max[0].max(other.max[0]), self.max[1].max(other.max[1]), self.max[2].max(other.max[2])],
+        }
+    }
+
     /// Edge lengths along x, y and z.
     pub fn size(&self) -> Vec3 {
         [self.max[0] - self.min[0], self.max[1] - self.min[1], self.max[2] - self.min[2]]

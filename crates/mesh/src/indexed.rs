@@ -87,6 +87,50 @@ impl IndexedMesh {
             / 6.0
     }
 
+    /// Total triangles.
+    pub fn triangle_count(&self) -> usize {
+        self.triangles.len()
+    }
+
+    /// Gives up the vertex and triangle buffers.
+    pub fn into_parts(self) -> (Vec<Vec3>, Vec<[u32; 3]>) {
+        (self.vertices, self.triangles)
+    }
+
+    /// Appends another mesh's vertices and triangles (no welding).
+    pub fn append(&mut self, other: &IndexedMesh) {
+        let base = self.vertices.len() as u32;
+        self.vertices.extend_from_slice(&other.vertices);
+        self.triangles.extend(other.triangles.iter().map(|t| t.map(|i| i + base)));
+    }
+
+    /// Applies an affine transform to every vertex. A mirroring transform (negative determinant)
+    /// also flips the winding, so outward faces stay outward.
+    pub fn transform(&mut self, m: &glam::Mat4) {
+        for v in &mut self.vertices {
+            *v = crate::model::transform_point(m, *v);
+        }
+        if m.determinant() < 0.0 {
+            for t in &mut self.triangles {
+                t.swap(1, 2);
+            }
+        }
+    }
+
+    /// Surface area in mm².
+    pub fn surface_area(&self) -> f64 {
+        self.triangles
+            .iter()
+            .map(|t| {
+                let [a, b, c] = t.map(|i| self.vertices[i as usize].map(f64::from));
+                let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+                let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
+                let n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+                (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt() / 2.0
+            })
+            .sum()
+    }
+
     /// Moves every vertex by `offset` millimetres.
     pub fn translate(&mut self, offset: Vec3) {
         for v in &mut self.vertices {
@@ -106,6 +150,15 @@ mod tests {
         let m = IndexedMesh::cube(10.0);
         assert!((m.signed_volume() - 1000.0).abs() < 1e-9);
         assert_eq!(m.bounding_box().unwrap().size(), [10.0, 10.0, 10.0]);
+    }
+
+    #[test]
+    fn cube_area_and_mirroring_keeps_volume_positive() {
+        let mut m = IndexedMesh::cube(10.0);
+        assert!((m.surface_area() - 600.0).abs() < 1e-9);
+        m.transform(&glam::Mat4::from_scale(glam::Vec3::new(-1.0, 1.0, 1.0)));
+        assert!((m.signed_volume() - 1000.0).abs() < 1e-6, "{}", m.signed_volume());
+        assert_eq!(m.bounding_box().unwrap().min, [-10.0, 0.0, 0.0]);
     }
 
     #[test]
