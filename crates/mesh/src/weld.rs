@@ -30,7 +30,7 @@ pub fn weld_exact(soup: &[[Vec3; 3]]) -> Result<IndexedMesh, MeshError> {
 /// neighbouring cells so points straddling a cell boundary still meet). Triangles keep their order;
 /// ones that collapse are kept here and left for repair to drop, so counts stay explainable.
 pub fn weld_tolerance(mesh: &IndexedMesh, tolerance: f32) -> IndexedMesh {
-    if !(tolerance > 0.0) {
+    if tolerance.is_nan() || tolerance <= 0.0 {
         return mesh.clone();
     }
     let cell = |p: &Vec3| p.map(|c| (c / tolerance).floor() as i64);
