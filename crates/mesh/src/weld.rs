@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::{IndexedMesh, MeshError, Vec3};
 
 /// Joins corners that are bit-for-bit equal. This is what STL exporters produce for shared corners,
@@ -26,43 +28,56 @@ pub fn weld_exact(soup: &[[Vec3; 3]]) -> Result<IndexedMesh, MeshError> {
     IndexedMesh::new(vertices, triangles)
 }
 
-/// Merges vertices closer than `tolerance` millimetres (per axis, on a grid of that size, checking
-/// neighbouring cells so points straddling a cell boundary still meet). Triangles keep their order;
-/// ones that collapse are kept here and left for repair to drop, so counts stay explainable.
+/// Merges vertices closer than `tolerance` millimetres. Points are hashed into cells twice the
+/// tolerance wide, so a point's neighbourhood touches at most two cells per axis (8 in all); each
+/// cell is a linked list threaded through one array, so there is no allocation per cell. Triangles
+/// keep their order; ones that collapse are kept here and left for repair to drop, so counts stay
+/// explainable.
 pub fn weld_tolerance(mesh: &IndexedMesh, tolerance: f32) -> IndexedMesh {
     if tolerance.is_nan() || tolerance <= 0.0 {
         return mesh.clone();
     }
-    let cell = |p: &Vec3| p.map(|c| (c / tolerance).floor() as i64);
-    let mut grid: HashMap<[i64; 3], Vec<u32>> = HashMap::with_capacity(mesh.vertices().len());
-    let mut remap = vec![0u32; mesh.vertices().len()];
-    let mut vertices: Vec<Vec3> = Vec::with_capacity(mesh.vertices().len());
+    const NONE: u32 = u32::MAX;
+    let inv_cell = 1.0 / (2.0 * f64::from(tolerance));
+    let cell_of = |c: f64| (c * inv_cell).floor() as i64;
+    let n = mesh.vertices().len();
+    let mut heads: FxHashMap<[i64; 3], u32> = FxHashMap::with_capacity_and_hasher(n, Default::default());
+    let mut next: Vec<u32> = Vec::with_capacity(n);
+    let mut vertices: Vec<Vec3> = Vec::with_capacity(n);
+    let mut remap = vec![0u32; n];
     let tol2 = tolerance * tolerance;
+    let tol = f64::from(tolerance);
     for (i, p) in mesh.vertices().iter().enumerate() {
-        let c = cell(p);
-        let mut found = None;
-        'search: for dx in -1..=1 {
-            for dy in -1..=1 {
-                for dz in -1..=1 {
-                    if let Some(list) = grid.get(&[c[0] + dx, c[1] + dy, c[2] + dz]) {
-                        for &j in list {
-                            let q = vertices[j as usize];
-                            let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
-                            if d2 <= tol2 {
-                                found = Some(j);
-                                break 'search;
-                            }
+        let pd = p.map(f64::from);
+        let lo = pd.map(|c| cell_of(c - tol));
+        let hi = pd.map(|c| cell_of(c + tol));
+        let mut found = NONE;
+        'search: for x in lo[0]..=hi[0] {
+            for y in lo[1]..=hi[1] {
+                for z in lo[2]..=hi[2] {
+                    let mut j = heads.get(&[x, y, z]).copied().unwrap_or(NONE);
+                    while j != NONE {
+                        let q = vertices[j as usize];
+                        let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
+                        if d2 <= tol2 {
+                            found = j;
+                            break 'search;
                         }
+                        j = next[j as usize];
                     }
                 }
             }
         }
-        remap[i] = found.unwrap_or_else(|| {
+        remap[i] = if found != NONE {
+            found
+        } else {
+            let j = vertices.len() as u32;
             vertices.push(*p);
-            let j = (vertices.len() - 1) as u32;
-            grid.entry(c).or_default().push(j);
+            let head = heads.entry(pd.map(cell_of)).or_insert(NONE);
+            next.push(*head);
+            *head = j;
             j
-        });
+        };
     }
     let triangles = mesh.triangles().iter().map(|t| t.map(|i| remap[i as usize])).collect();
     IndexedMesh::new(vertices, triangles).expect("remapped indices stay in range")

@@ -7,6 +7,8 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod mesh_tools;
+
 use crate::config::{Config, Overrides};
 use crate::db::Db;
 
@@ -35,8 +37,9 @@ pub enum Command {
     /// Printers in the farm.
     #[command(subcommand)]
     Printers(PrintersCommand),
-    /// Inspect, repair and convert model files (arrives with issue #3).
-    Mesh(Pending),
+    /// Check, repair, convert and draw model files (STL, 3MF, glTF/GLB, OBJ).
+    #[command(subcommand)]
+    Mesh(mesh_tools::MeshCommand),
     /// Slice a model to G-code (arrives with issue #4).
     Slice(Pending),
     /// Generate a model from a prompt (arrives with issue #7).
@@ -105,7 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
-        Command::Mesh(_) => not_yet("mesh", 3),
+        Command::Mesh(command) => mesh_tools::run(command),
         Command::Slice(_) => not_yet("slice", 4),
         Command::Generate(_) => not_yet("generate", 7),
         Command::Models(_) => not_yet("models", 8),
