@@ -513,7 +513,7 @@ fn error_messages_name_the_problem() {
         None,
         &limits(),
     );
-    assert!(matches!(m, Err(ReadError::Mesh { source: MeshError::IndexOutOfRange { index: 3, .. }, .. })), "{m:?}");
+    assert!(matches!(m, Err(ReadError::Mesh { error: MeshError::IndexOutOfRange { index: 3, .. }, .. })), "{m:?}");
 }
 
 #[test]

@@ -66,7 +66,12 @@ pub fn run(command: MeshCommand) -> anyhow::Result<()> {
 }
 
 fn load(path: &Path) -> anyhow::Result<Model> {
-    io::read_file(path, &Limits::default()).with_context(|| format!("cannot read {}", path.display()))
+    match io::read_file(path, &Limits::default()) {
+        Ok(model) => Ok(model),
+        // Already says "cannot read PATH: ...".
+        Err(e @ io::ReadError::Io { .. }) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+    }
 }
 
 fn save(model: &Model, path: &Path) -> anyhow::Result<()> {
@@ -74,7 +79,7 @@ fn save(model: &Model, path: &Path) -> anyhow::Result<()> {
     if Format::from_extension(ext).is_none() {
         bail!("cannot tell the output format from {:?}: use .stl, .3mf, .glb or .obj", path.display().to_string());
     }
-    io::write_file(model, path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(io::write_file(model, path)?)
 }
 
 fn info(file: &Path, as_json: bool, build_volume: Option<[f32; 3]>) -> anyhow::Result<()> {

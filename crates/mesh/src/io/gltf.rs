@@ -296,7 +296,7 @@ fn build_mesh(mesh: &::gltf::Mesh, buffers: &[Cow<[u8]>]) -> Result<Built, ReadE
             }
         }
     }
-    let mesh = weld_exact(&soup).map_err(|source| ReadError::Mesh { object: name.clone(), source })?;
+    let mesh = weld_exact(&soup).map_err(|error| ReadError::Mesh { object: name.clone(), error })?;
     let (material, colour) = match material {
         Some(m) => {
             let c = m.pbr_metallic_roughness().base_color_factor();

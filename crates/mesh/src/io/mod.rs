@@ -216,21 +216,15 @@ pub enum ReadError {
     ExternalUri { uri: String },
     #[error("{format}: {what} is not supported")]
     Unsupported { format: Format, what: String },
-    #[error("object {object:?}: {source}")]
-    Mesh {
-        object: String,
-        #[source]
-        source: MeshError,
-    },
+    // The messages below embed their cause and deliberately do not chain it as `source`, so
+    // printing the whole chain (as anyhow's `{:#}` does) does not say it twice.
+    #[error("object {object:?}: {error}")]
+    Mesh { object: String, error: MeshError },
     #[error("the file contains no triangles")]
     NoTriangles,
     #[cfg(not(target_arch = "wasm32"))]
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {error}")]
+    Io { path: std::path::PathBuf, error: std::io::Error },
 }
 
 /// Why a model could not be written.
@@ -244,12 +238,8 @@ pub enum WriteError {
     #[error("no model format for the file name {name:?}; use .stl, .3mf, .glb, .gltf or .obj")]
     UnknownExtension { name: String },
     #[cfg(not(target_arch = "wasm32"))]
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot write {path}: {error}")]
+    Io { path: std::path::PathBuf, error: std::io::Error },
 }
 
 /// Reads a model from bytes: the format is detected from the content, and `name_hint` (a file name
@@ -296,7 +286,7 @@ pub fn write(model: &Model, format: Format) -> Result<Vec<u8>, WriteError> {
 pub fn read_file(path: impl AsRef<std::path::Path>, limits: &Limits) -> Result<Model, ReadError> {
     use std::io::Read;
     let path = path.as_ref();
-    let io_err = |source| ReadError::Io { path: path.to_owned(), source };
+    let io_err = |error| ReadError::Io { path: path.to_owned(), error };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     let mut prefix = Vec::with_capacity(1024);
@@ -334,7 +324,7 @@ pub fn write_file(model: &Model, path: impl AsRef<std::path::Path>) -> Result<()
         .flatten()
         .ok_or_else(|| WriteError::UnknownExtension { name: name.to_owned() })?;
     let bytes = write(model, format)?;
-    std::fs::write(path, bytes).map_err(|source| WriteError::Io { path: path.to_owned(), source })
+    std::fs::write(path, bytes).map_err(|error| WriteError::Io { path: path.to_owned(), error })
 }
 
 /// The triangle's normal scaled by twice its area (unnormalised, so summing it weights by area).

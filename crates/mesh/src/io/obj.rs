@@ -160,7 +160,7 @@ fn build(positions: &[Vec3], groups: Vec<Group>) -> Result<Model, ReadError> {
         }
         let name = if g.name.is_empty() { default_name(objects.len()) } else { g.name };
         let mesh =
-            IndexedMesh::new(vertices, triangles).map_err(|source| ReadError::Mesh { object: name.clone(), source })?;
+            IndexedMesh::new(vertices, triangles).map_err(|error| ReadError::Mesh { object: name.clone(), error })?;
         let mut object = ModelObject::new(name, mesh);
         object.material = g.material.filter(|m| !m.is_empty());
         objects.push(object);

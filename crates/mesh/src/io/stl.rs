@@ -90,7 +90,7 @@ fn parse_records(records: &[[u8; RECORD]], soup: &mut Vec<[Vec3; 3]>) -> Result<
 
 fn weld_one(soup: &[[Vec3; 3]]) -> Result<Model, ReadError> {
     let name = default_name(0);
-    let mesh = weld_exact(soup).map_err(|source| ReadError::Mesh { object: name.clone(), source })?;
+    let mesh = weld_exact(soup).map_err(|error| ReadError::Mesh { object: name.clone(), error })?;
     Ok(Model::single(name, mesh))
 }
 
@@ -139,7 +139,7 @@ fn read_ascii(bytes: &[u8], limits: &Limits) -> Result<Model, ReadError> {
         let n = name.take().filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(objects.len()));
         if !soup.is_empty() {
             limits.check_objects(objects.len() + 1)?;
-            let mesh = weld_exact(soup).map_err(|source| ReadError::Mesh { object: n.clone(), source })?;
+            let mesh = weld_exact(soup).map_err(|error| ReadError::Mesh { object: n.clone(), error })?;
             objects.push(ModelObject::new(n, mesh));
         }
         soup.clear();

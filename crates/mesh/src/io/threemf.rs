@@ -484,7 +484,7 @@ fn finish_object(part: &mut Part, object: Option<OpenObject>, entry: &str) -> Re
     if let Shape::Mesh(_) = def.shape {
         let name = def.name.clone().unwrap_or_else(|| format!("object {id} in {entry}"));
         def.shape = Shape::Mesh(
-            IndexedMesh::new(vertices, triangles).map_err(|source| ReadError::Mesh { object: name, source })?,
+            IndexedMesh::new(vertices, triangles).map_err(|error| ReadError::Mesh { object: name, error })?,
         );
     }
     part.objects.insert(id, def);
