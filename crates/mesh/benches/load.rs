@@ -9,37 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mesh::io::{read, read_file, write, Format, Limits};
-use mesh::{IndexedMesh, Model};
-
-/// A torus of `nu × nv` quads, two triangles each, outward-facing, in millimetres.
-fn torus(nu: u32, nv: u32, major: f32, minor: f32) -> IndexedMesh {
-    let mut vertices = Vec::with_capacity((nu * nv) as usize);
-    for i in 0..nu {
-        let u = i as f32 / nu as f32 * std::f32::consts::TAU;
-        for j in 0..nv {
-            let v = j as f32 / nv as f32 * std::f32::consts::TAU;
-            let r = major + minor * v.cos();
-            vertices.push([r * u.cos(), r * u.sin(), minor * v.sin()]);
-        }
-    }
-    let id = |i: u32, j: u32| (i % nu) * nv + (j % nv);
-    let mut triangles = Vec::with_capacity((2 * nu * nv) as usize);
-    for i in 0..nu {
-        for j in 0..nv {
-            let (a, b, c, d) = (id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j + 1));
-            triangles.push([a, b, c]);
-            triangles.push([a, c, d]);
-        }
-    }
-    IndexedMesh::new(vertices, triangles).expect("torus is valid")
-}
+use mesh::primitives::torus;
+use mesh::Model;
 
 fn ensure_file() -> PathBuf {
     let dir = std::env::temp_dir().join("printfarm-bench");
     let path = dir.join("torus_1m.stl");
     if !path.exists() {
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let model = Model::single("torus", torus(1000, 500, 40.0, 15.0));
+        let model = Model::single("torus", torus(40.0, 15.0, 1000, 500));
         std::fs::write(&path, write(&model, Format::Stl).expect("STL")).expect("write STL");
     }
     path

@@ -1,40 +1,17 @@
 //! Timing of the thumbnail renderer and marching cubes: `cargo bench -p mesh --bench render`.
 //! Plain `Instant` timing (no criterion): median of several runs, printed one line per case.
 
-use std::f32::consts::TAU;
 use std::time::{Duration, Instant};
 
 use mesh::marching_cubes::{marching_cubes, SdfGrid};
+use mesh::primitives::torus;
 use mesh::thumbnail::{render, render_png, Shading, ThumbnailOptions};
-use mesh::{Aabb, IndexedMesh};
+use mesh::Aabb;
 
 /// Runs of each case; the median is reported, which ignores the first (cold-cache) run.
 const RUNS: usize = 7;
 /// Goal from issue 3 for a 1,000,000-triangle thumbnail at 256x256.
 const THUMBNAIL_GOAL: Duration = Duration::from_millis(300);
-
-/// A closed torus of `2 * rings * sides` triangles, radii in millimetres.
-fn torus(rings: u32, sides: u32, big: f32, small: f32) -> IndexedMesh {
-    let mut vertices = Vec::with_capacity((rings * sides) as usize);
-    for i in 0..rings {
-        let u = TAU * i as f32 / rings as f32;
-        for j in 0..sides {
-            let v = TAU * j as f32 / sides as f32;
-            let r = big + small * v.cos();
-            vertices.push([r * u.cos(), r * u.sin(), small * v.sin()]);
-        }
-    }
-    let id = |i: u32, j: u32| (i % rings) * sides + (j % sides);
-    let mut triangles = Vec::with_capacity((2 * rings * sides) as usize);
-    for i in 0..rings {
-        for j in 0..sides {
-            let (a, b, c, d) = (id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j + 1));
-            triangles.push([a, b, c]);
-            triangles.push([a, c, d]);
-        }
-    }
-    IndexedMesh::new(vertices, triangles).expect("torus indices are in range")
-}
 
 fn median_of<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut times = Vec::with_capacity(RUNS);
@@ -50,7 +27,7 @@ fn median_of<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 fn main() {
-    let mesh = torus(1000, 500, 40.0, 15.0);
+    let mesh = torus(40.0, 15.0, 1000, 500);
     let default = ThumbnailOptions::sized(256, 256);
     let cases = [
         ("default (smooth, supersample 2, edges)", default.clone()),

@@ -100,6 +100,12 @@ impl EdgeMap {
         (0..self.edge_count()).filter(|&e| self.use_count(e) > 2).map(|e| self.endpoints(e)).collect()
     }
 
+    /// Every edge has exactly two faces running along it in opposite directions: a closed,
+    /// consistently oriented 2-manifold surface.
+    pub fn is_closed_and_oriented(&self) -> bool {
+        self.boundary_edges().is_empty() && self.non_manifold_edges().is_empty() && self.inconsistent_edges().is_empty()
+    }
+
     /// Edges shared by two faces that run along it in the same direction (one of them is flipped).
     pub fn inconsistent_edges(&self) -> Vec<[u32; 2]> {
         (0..self.edge_count())

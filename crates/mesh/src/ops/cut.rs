@@ -178,8 +178,7 @@ mod tests {
     use crate::topology::EdgeMap;
 
     fn closed(m: &IndexedMesh) -> bool {
-        let e = EdgeMap::new(m);
-        e.boundary_edges().is_empty() && e.non_manifold_edges().is_empty() && e.inconsistent_edges().is_empty()
+        EdgeMap::new(m).is_closed_and_oriented()
     }
 
     #[test]

@@ -445,8 +445,7 @@ mod tests {
     use crate::primitives::{box_mesh, uv_sphere};
 
     fn closed(m: &IndexedMesh) -> bool {
-        let e = EdgeMap::new(m);
-        e.boundary_edges().is_empty() && e.non_manifold_edges().is_empty() && e.inconsistent_edges().is_empty()
+        EdgeMap::new(m).is_closed_and_oriented()
     }
 
     #[test]
