@@ -1,10 +1,9 @@
 //! Mesh decimation by quadric error metrics (Garland & Heckbert 1997), for preview LODs.
 //!
-//! Edges are collapsed cheapest first from a priority queue (a 4-ary min-heap: half the depth of a
-//! binary heap, and the four children share a cache line, which matters with millions of entries)
-//! with lazy invalidation (per-vertex stamps mark stale entries). Open and non-manifold edges keep their vertices fixed, so outlines and
-//! holes keep their shape; a collapse that would flip a face or pinch the surface (the link
-//! condition) is skipped.
+//! Edges are collapsed cheapest first, in passes: each pass costs and sorts the live edges and
+//! collapses the cheapest ones whose neighbourhoods the pass has not yet changed. Open and
+//! non-manifold edges keep their vertices fixed, so outlines and holes keep their shape; a collapse
+//! that would flip a face or pinch the surface (the link condition) is skipped.
 
 use crate::topology::EdgeMap;
 use crate::IndexedMesh;
@@ -18,6 +17,9 @@ const SINGULAR_RELATIVE_DET: f64 = 1e-10;
 /// A collapse must leave each moved face's normal within ~84° of where it was (cos > 0.1): beyond
 /// that the face is nearly folded over, which shows in previews as dark creases.
 const MIN_NORMAL_COS: f64 = 0.1;
+/// Within one pass, collapses up to this factor dearer than the pass's goal collapse are allowed
+/// (meshoptimizer uses the same idea): enough to make progress, few enough to stay near greedy order.
+const PASS_ERROR_BOUND: f32 = 1.5;
 
 fn plane_quadric(n: [f64; 3], d: f64, w: f64) -> Quadric {
     let [a, b, c] = n;
@@ -56,79 +58,6 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-/// A 4-ary min-heap on `Entry::key`.
-struct Heap(Vec<Entry>);
-
-impl Heap {
-    fn from_vec(v: Vec<Entry>) -> Self {
-        let mut h = Heap(v);
-        h.rebuild();
-        h
-    }
-
-    fn rebuild(&mut self) {
-        for i in (0..self.0.len() / 4 + 1).rev() {
-            self.sift_down(i);
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn push(&mut self, e: Entry) {
-        let mut i = self.0.len();
-        self.0.push(e);
-        while i > 0 {
-            let p = (i - 1) / 4;
-            if self.0[p].key <= e.key {
-                break;
-            }
-            self.0[i] = self.0[p];
-            i = p;
-        }
-        self.0[i] = e;
-    }
-
-    fn pop(&mut self) -> Option<Entry> {
-        let last = self.0.pop()?;
-        if self.0.is_empty() {
-            return Some(last);
-        }
-        let top = std::mem::replace(&mut self.0[0], last);
-        self.sift_down(0);
-        Some(top)
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.0.len();
-        let Some(&e) = self.0.get(i) else { return };
-        loop {
-            let first = 4 * i + 1;
-            if first >= n {
-                break;
-            }
-            let mut best = first;
-            for c in first + 1..(first + 4).min(n) {
-                if self.0[c].key < self.0[best].key {
-                    best = c;
-                }
-            }
-            if self.0[best].key >= e.key {
-                break;
-            }
-            self.0[i] = self.0[best];
-            i = best;
-        }
-        self.0[i] = e;
-    }
-
-    fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
-        self.0.retain(keep);
-        self.rebuild();
-    }
-}
-
 /// The point minimising the quadric, if the system is well-conditioned.
 fn optimum(q: &Quadric) -> Option<[f64; 3]> {
     let (a, b, c, d, e, f) = (q[0], q[1], q[2], q[4], q[5], q[7]);
@@ -153,23 +82,10 @@ fn optimum(q: &Quadric) -> Option<[f64; 3]> {
     p.iter().all(|x| x.is_finite()).then_some(p)
 }
 
-/// A heap entry, 16 bytes: the heap is the hot, cache-missing part, so it is kept small.
-#[derive(Clone, Copy)]
-struct Entry {
-    /// Cost as f32 bits: non-negative floats order as their bits, and f32 ranks collapses well enough.
-    key: u32,
-    a: u32,
-    b: u32,
-    /// stamp[a] + stamp[b] when pushed. Stamps only grow, so an unchanged sum means neither end
-    /// has changed since.
-    stamps: u32,
-}
-
 struct State {
     pos: Vec<[f64; 3]>,
     quad: Vec<Quadric>,
     locked: Vec<bool>,
-    stamp: Vec<u32>,
     dead_v: Vec<bool>,
     tris: Vec<[u32; 3]>,
     dead_f: Vec<bool>,
@@ -205,33 +121,6 @@ impl State {
             }
         };
         Some((target, error(&q, target).max(0.0)))
-    }
-
-    fn entry(&self, a: u32, b: u32) -> Option<Entry> {
-        let (_, cost) = self.plan(a, b)?;
-        Some(Entry {
-            key: (cost as f32).to_bits(),
-            a,
-            b,
-            stamps: self.stamp[a as usize].wrapping_add(self.stamp[b as usize]),
-        })
-    }
-
-    /// Lists the live neighbours of `v` into `out` (unsorted, no repeats).
-    fn neighbours(&mut self, v: u32, out: &mut Vec<u32>) {
-        out.clear();
-        self.epoch = self.epoch.wrapping_add(1);
-        let ep = self.epoch;
-        for &f in &self.faces_of[v as usize] {
-            if !self.dead_f[f as usize] {
-                for x in self.tris[f as usize] {
-                    if x != v && self.mark[x as usize] != ep {
-                        self.mark[x as usize] = ep;
-                        out.push(x);
-                    }
-                }
-            }
-        }
     }
 
     /// Whether collapsing b into a at `target` keeps the surface manifold and unflipped.
@@ -345,7 +234,6 @@ pub fn decimate(mesh: &IndexedMesh, target_triangles: usize) -> IndexedMesh {
         pos,
         quad,
         locked,
-        stamp: vec![0; nv],
         dead_v: vec![false; nv],
         tris,
         dead_f,
@@ -354,70 +242,87 @@ pub fn decimate(mesh: &IndexedMesh, target_triangles: usize) -> IndexedMesh {
         seen: vec![0; nv],
         epoch: 0,
     };
-    let initial: Vec<Entry> = (0..edges.edge_count())
-        .filter_map(|e| {
-            let [a, b] = edges.endpoints(e);
-            st.entry(a, b)
-        })
-        .collect();
     drop(edges);
-    let mut heap = Heap::from_vec(initial);
-    let mut na = Vec::new();
+    // Passes rather than one global priority queue: each pass costs every live edge, sorts them and
+    // collapses the cheapest ones whose neighbourhoods this pass has not touched yet. A global heap
+    // outdates ~6 entries per collapse and spends its time on cache misses; passes stream memory.
+    let mut touched = vec![0u32; nv];
+    let mut pass = 0u32;
+    let mut candidates: Vec<(u32, u32, u32)> = Vec::new();
     while live > target_triangles {
-        let Some(Entry { a, b, stamps, .. }) = heap.pop() else { break };
-        let (ai, bi) = (a as usize, b as usize);
-        if st.dead_v[ai] || st.dead_v[bi] || st.stamp[ai].wrapping_add(st.stamp[bi]) != stamps {
-            continue;
-        }
-        let Some((target, _)) = st.plan(a, b) else { continue };
-        // The locked (boundary) end survives, so the outline does not move.
-        let (keep, gone) = if st.locked[bi] { (b, a) } else { (a, b) };
-        if !st.allowed(keep, gone, target) {
-            continue;
-        }
-        let (k, g) = (keep as usize, gone as usize);
-        st.pos[k] = target;
-        let qg = st.quad[g];
-        add(&mut st.quad[k], &qg);
-        st.stamp[k] = st.stamp[k].wrapping_add(1);
-        st.dead_v[g] = true;
-        let moved = std::mem::take(&mut st.faces_of[g]);
-        for f in moved {
-            let fi = f as usize;
-            if st.dead_f[fi] {
+        pass += 1;
+        candidates.clear();
+        for (f, t) in st.tris.iter().enumerate() {
+            if st.dead_f[f] {
                 continue;
             }
-            let t = &mut st.tris[fi];
-            if t.contains(&keep) {
-                st.dead_f[fi] = true;
-                live -= 1;
-            } else {
-                for x in t.iter_mut() {
-                    if *x == gone {
-                        *x = keep;
+            for k in 0..3 {
+                let (a, b) = (t[k], t[(k + 1) % 3]);
+                // An interior edge runs once each way through its two faces; cost it once.
+                if a < b {
+                    if let Some((_, cost)) = st.plan(a, b) {
+                        candidates.push(((cost as f32).to_bits(), a, b));
                     }
                 }
-                st.faces_of[k].push(f);
             }
         }
-        let dead_f = &st.dead_f;
-        st.faces_of[k].retain(|&f| !dead_f[f as usize]);
-        st.neighbours(keep, &mut na);
-        for &x in &na {
-            if let Some(e) = st.entry(keep, x) {
-                heap.push(e);
-            }
+        if candidates.is_empty() {
+            break;
         }
-        // Stale entries pile up (a collapse outdates ~6); most would be popped one by one at
-        // O(log n) cache misses each. A sweep is one pass with cheap stamp lookups, so run it
-        // whenever the heap exceeds the live edges (about 1.5 per live face) by a margin.
-        if heap.len() > 2 * live + 1024 {
-            let (stamp, dead_v) = (&st.stamp, &st.dead_v);
-            heap.retain(|e| {
-                !dead_v[e.a as usize]
-                    && !dead_v[e.b as usize]
-                    && stamp[e.a as usize].wrapping_add(stamp[e.b as usize]) == e.stamps
-            });
+        // Non-negative f32 costs order like their bits.
+        candidates.sort_unstable();
+        // Each collapse removes about two faces. Collapses much dearer than the one that would meet
+        // the goal wait for a later pass, where costs are fresh; this keeps the greedy order.
+        let goal = (live - target_triangles).div_ceil(2).min(candidates.len() - 1);
+        let bound = f32::from_bits(candidates[goal].0) * PASS_ERROR_BOUND;
+        let mut collapsed = 0usize;
+        for &(cost, a, b) in &candidates {
+            if live <= target_triangles || (collapsed > 0 && f32::from_bits(cost) > bound) {
+                break;
+            }
+            let (ai, bi) = (a as usize, b as usize);
+            if st.dead_v[ai] || st.dead_v[bi] || touched[ai] == pass || touched[bi] == pass {
+                continue;
+            }
+            let Some((target, _)) = st.plan(a, b) else { continue };
+            // The locked (boundary) end survives, so the outline does not move.
+            let (keep, gone) = if st.locked[bi] { (b, a) } else { (a, b) };
+            if !st.allowed(keep, gone, target) {
+                continue;
+            }
+            let (k, g) = (keep as usize, gone as usize);
+            st.pos[k] = target;
+            let qg = st.quad[g];
+            add(&mut st.quad[k], &qg);
+            st.dead_v[g] = true;
+            let moved = std::mem::take(&mut st.faces_of[g]);
+            for f in moved {
+                let fi = f as usize;
+                if st.dead_f[fi] {
+                    continue;
+                }
+                let t = &mut st.tris[fi];
+                if t.contains(&keep) {
+                    st.dead_f[fi] = true;
+                    live -= 1;
+                } else {
+                    for x in t.iter_mut() {
+                        if *x == gone {
+                            *x = keep;
+                        }
+                    }
+                    st.faces_of[k].push(f);
+                }
+            }
+            let dead_f = &st.dead_f;
+            st.faces_of[k].retain(|&f| !dead_f[f as usize]);
+            // Only edges at the moved vertex changed cost (its quadric and position moved); the rest
+            // of this pass's list stays exact, and `allowed` re-checks topology at collapse time.
+            touched[k] = pass;
+            collapsed += 1;
+        }
+        if collapsed == 0 {
+            break;
         }
     }
     // Compact: live faces and the vertices they use.
@@ -467,19 +372,6 @@ mod tests {
         let rim_before = EdgeMap::new(&half).boundary_edges().len();
         let d = decimate(&half, 300);
         assert_eq!(EdgeMap::new(&d).boundary_edges().len(), rim_before);
-    }
-
-    #[test]
-    fn heap_pops_in_cost_order() {
-        let keys = [5u32, 1, 9, 3, 3, 7, 0, 12, 8, 2, 6];
-        let mut h = Heap::from_vec(keys[..6].iter().map(|&key| Entry { key, a: 0, b: 0, stamps: 0 }).collect());
-        for &key in &keys[6..] {
-            h.push(Entry { key, a: 0, b: 0, stamps: 0 });
-        }
-        let mut sorted = keys.to_vec();
-        sorted.sort_unstable();
-        let popped: Vec<u32> = std::iter::from_fn(|| h.pop().map(|e| e.key)).collect();
-        assert_eq!(popped, sorted);
     }
 
     #[test]
