@@ -103,8 +103,8 @@ pub fn cut(mesh: &IndexedMesh, plane: &Plane) -> Result<(IndexedMesh, IndexedMes
     // A side lying entirely in the plane (e.g. the bottom face when cutting at z = 0) is no part.
     let flat =
         |tris: &[[u32; 3]]| tris.iter().flatten().all(|&i| (i as usize) >= d.len() || d[i as usize].abs() <= 0.0);
-    let below = if flat(&lower) { IndexedMesh::default() } else { compact(&verts, lower) };
-    let above = if upper.is_empty() { IndexedMesh::default() } else { compact(&verts, upper) };
+    let below = if flat(&lower) { IndexedMesh::default() } else { super::compact(&verts, lower) };
+    let above = if upper.is_empty() { IndexedMesh::default() } else { super::compact(&verts, upper) };
     Ok((below, above))
 }
 
@@ -154,21 +154,6 @@ fn cap_triangles(verts: &[Vec3], segs: &[(u32, u32)], normal: glam::DVec3) -> Ve
     let flat: Vec<Vec<P2>> = loops.iter().map(|l| l.iter().map(|&i| project(i)).collect()).collect();
     let ids: Vec<u32> = loops.concat();
     triangulate_nested(&flat).into_iter().map(|t| t.map(|k| ids[k])).collect()
-}
-
-fn compact(verts: &[Vec3], mut tris: Vec<[u32; 3]>) -> IndexedMesh {
-    let mut remap = vec![u32::MAX; verts.len()];
-    let mut out = Vec::new();
-    for t in &mut tris {
-        for i in t.iter_mut() {
-            if remap[*i as usize] == u32::MAX {
-                remap[*i as usize] = out.len() as u32;
-                out.push(verts[*i as usize]);
-            }
-            *i = remap[*i as usize];
-        }
-    }
-    IndexedMesh::new(out, tris).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -325,23 +325,9 @@ pub fn decimate(mesh: &IndexedMesh, target_triangles: usize) -> IndexedMesh {
             break;
         }
     }
-    // Compact: live faces and the vertices they use.
-    let mut remap = vec![u32::MAX; nv];
-    let mut vertices = Vec::new();
-    let mut out = Vec::with_capacity(live);
-    for (f, t) in st.tris.iter().enumerate() {
-        if st.dead_f[f] {
-            continue;
-        }
-        out.push(t.map(|i| {
-            if remap[i as usize] == u32::MAX {
-                remap[i as usize] = vertices.len() as u32;
-                vertices.push(st.pos[i as usize].map(|c| c as f32));
-            }
-            remap[i as usize]
-        }));
-    }
-    IndexedMesh::new(vertices, out).unwrap_or_default()
+    let vertices: Vec<[f32; 3]> = st.pos.iter().map(|p| p.map(|c| c as f32)).collect();
+    let faces = st.tris.iter().zip(&st.dead_f).filter(|(_, &dead)| !dead).map(|(t, _)| *t).collect();
+    super::compact(&vertices, faces)
 }
 
 #[cfg(test)]

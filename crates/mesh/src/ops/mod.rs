@@ -241,6 +241,22 @@ pub fn merge_objects(model: &mut Model, indices: &[usize]) -> Result<(), OpError
     Ok(())
 }
 
+/// Keeps only the vertices `tris` use, renumbered in first-use order.
+pub(crate) fn compact(verts: &[Vec3], mut tris: Vec<[u32; 3]>) -> IndexedMesh {
+    let mut remap = vec![u32::MAX; verts.len()];
+    let mut out = Vec::new();
+    for t in &mut tris {
+        for i in t.iter_mut() {
+            if remap[*i as usize] == u32::MAX {
+                remap[*i as usize] = out.len() as u32;
+                out.push(verts[*i as usize]);
+            }
+            *i = remap[*i as usize];
+        }
+    }
+    IndexedMesh::new(out, tris).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
