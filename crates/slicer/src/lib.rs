@@ -3,10 +3,14 @@
 //! Input: meshes from [`mesh`] placed on a plate, plus printer, material and quality profiles.
 //! Output: G-code with metadata (time, filament, thumbnails) and per-layer previews.
 //!
-//! Map (grows with issue #4):
+//! Map:
+//! - [`settings`]: printer, material and quality profiles ([`Profile`]).
 //! - [`layers`]: where each layer's slicing plane sits.
 
 pub mod layers;
+pub mod settings;
+
+pub use settings::{Flavour, MaterialProfile, PrinterProfile, Profile, QualityProfile};
 
 /// Why a plate could not be sliced.
 #[derive(Debug, thiserror::Error, PartialEq)]
