@@ -7,8 +7,13 @@
 //! - [`settings`]: printer, material and quality profiles ([`Profile`]).
 //! - [`layers`]: where each layer's slicing plane sits.
 
+pub mod geom;
+pub mod index;
+pub mod infill;
 pub mod layers;
+pub mod section;
 pub mod settings;
+pub mod toolpath;
 
 pub use settings::{Flavour, MaterialProfile, PrinterProfile, Profile, QualityProfile};
 
