@@ -215,7 +215,7 @@ mod tests {
         let sq = vec![square(0.0, 0.0, 10.0)];
         assert!((total_area(&offset(&sq, -1.0)) - 64.0).abs() < 1e-6);
         assert!((total_area(&offset(&sq, 1.0)) - 144.0).abs() < 1e-6, "mitred corners stay square");
-        let hole = vec![square(2.0, 2.0, 6.0).into_iter().rev().collect::<Polygon>()];
+        let hole = [square(2.0, 2.0, 6.0).into_iter().rev().collect::<Polygon>()];
         let ring = union(&[sq[0].clone(), hole[0].clone()]);
         assert!((total_area(&ring) - 64.0).abs() < 1e-6);
         let isl = islands(ring);
