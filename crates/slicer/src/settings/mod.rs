@@ -1,9 +1,20 @@
 //! Slicing settings as three profiles: the printer, the material on it and the print quality.
 //!
 //! Each profile is plain data that round-trips through TOML; [`Profile`] bundles one of each and is what
-//! [`crate::slice`] reads. Defaults describe a generic 220×220 Marlin 2 printer with PLA at 0.2 mm.
+//! [`crate::slice`] reads. Around the data: TOML in and out ([`Profile::from_toml`]), checks
+//! ([`Profile::validate`]), G-code templates ([`render_template`]) and built-in presets ([`presets`]),
+//! `--set key=value` overrides ([`Profile::set`]) and PrusaSlicer `.ini` import ([`import_prusa_ini`]).
+//! Defaults describe a generic 220×220 Marlin 2 printer with PLA at 0.2 mm.
 
 use serde::{Deserialize, Serialize};
+
+mod error;
+mod template;
+mod toml_io;
+mod validate;
+
+pub use error::SettingsError;
+pub use template::{placeholder_value, render_template, PLACEHOLDERS};
 
 /// Everything the slicer needs to know besides the geometry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,7 +101,7 @@ pub struct PrinterProfile {
     pub acceleration_travel: f64,
     /// Classic jerk, mm/s.
     pub max_jerk: AxisLimits,
-    /// Template run before the print; `{placeholders}` are listed in [`crate::gcode::placeholders`].
+    /// Template run before the print; `{placeholders}` are listed in [`PLACEHOLDERS`].
     pub start_gcode: String,
     pub end_gcode: String,
 }
