@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod presets;
 mod template;
 mod toml_io;
 mod validate;
