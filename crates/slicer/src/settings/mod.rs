@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod overrides;
 pub mod presets;
 mod template;
 mod toml_io;
