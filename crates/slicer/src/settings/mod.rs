@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 mod error;
 mod overrides;
 pub mod presets;
+mod prusa_ini;
 mod template;
 mod toml_io;
 mod validate;
 
 pub use error::SettingsError;
+pub use prusa_ini::{import_prusa_ini, PrusaImport};
 pub use template::{placeholder_value, render_template, PLACEHOLDERS};
 
 /// Everything the slicer needs to know besides the geometry.
