@@ -5,6 +5,20 @@
 //! ([`Profile::validate`]), G-code templates ([`render_template`]) and built-in presets ([`presets`]),
 //! `--set key=value` overrides ([`Profile::set`]) and PrusaSlicer `.ini` import ([`import_prusa_ini`]).
 //! Defaults describe a generic 220×220 Marlin 2 printer with PLA at 0.2 mm.
+//!
+//! ```
+//! use slicer::settings::{import_prusa_ini, presets};
+//!
+//! let mut profile = presets::profile("prusa-mk3s", "petg", "0.15-fine")?;
+//! profile.set("quality.infill_pattern", "gyroid")?; // --set quality.infill_pattern=gyroid
+//! profile.set_arg("layer_height=0.1")?; // bare keys work when unique
+//! profile.validate()?;
+//! assert!(profile.render_start_gcode()?.contains("M104 S240"));
+//!
+//! let farm = import_prusa_ini("layer_height = 0.25\nfill_density = 15%\n", &profile)?;
+//! assert_eq!(farm.profile.quality.infill_density, 0.15);
+//! # Ok::<(), slicer::settings::SettingsError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 

@@ -53,6 +53,18 @@ pub fn render_template(template: &str, profile: &Profile) -> Result<String, Sett
     render_field(template, "template", profile)
 }
 
+impl Profile {
+    /// The printer's start G-code with placeholders filled; errors name `printer.start_gcode`.
+    pub fn render_start_gcode(&self) -> Result<String, SettingsError> {
+        render_field(&self.printer.start_gcode, "printer.start_gcode", self)
+    }
+
+    /// The printer's end G-code with placeholders filled; errors name `printer.end_gcode`.
+    pub fn render_end_gcode(&self) -> Result<String, SettingsError> {
+        render_field(&self.printer.end_gcode, "printer.end_gcode", self)
+    }
+}
+
 /// [`render_template`] with the setting's path in errors, e.g. `printer.start_gcode`.
 pub(crate) fn render_field(template: &str, field: &str, profile: &Profile) -> Result<String, SettingsError> {
     let mut out = String::with_capacity(template.len() + 32);
@@ -131,6 +143,11 @@ mod tests {
         let p = Profile::default();
         let g = render_template(&p.printer.start_gcode, &p).unwrap();
         assert!(g.starts_with("M140 S60\nM104 S215\nM190 S60\nM109 S215\n"), "{g}");
+        assert_eq!(p.render_start_gcode().unwrap(), g);
+        assert_eq!(p.render_end_gcode().unwrap(), p.printer.end_gcode, "the default end G-code has no placeholders");
+        let mut bad = p.clone();
+        bad.printer.end_gcode = "M104 S{hot}".into();
+        assert!(bad.render_end_gcode().unwrap_err().to_string().contains("{hot} in printer.end_gcode"));
     }
 
     #[test]
