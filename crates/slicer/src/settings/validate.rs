@@ -88,8 +88,10 @@ impl Profile {
             ("first_layer", s.first_layer),
             ("travel", s.travel),
         ] {
-            within(&format!("quality.speeds.{name}"), v, f64::MIN_POSITIVE, 2000.0)
-                .map_err(|e| with_auto_hint(e, "> 0 and "))?;
+            // 2000 mm/s is beyond any FDM machine; larger values are unit mistakes (mm/min).
+            if !(v > 0.0 && v <= 2000.0) {
+                return Err(out_of_range(&format!("quality.speeds.{name}"), v, "> 0 and ≤ 2000"));
+            }
         }
         count("quality.skirt_loops", q.skirt_loops, 100)?;
         at_least("quality.skirt_distance", q.skirt_distance, 0.0)?;
@@ -158,11 +160,7 @@ fn at_least(field: &str, v: f64, lo: f64) -> Result<(), SettingsError> {
 
 /// Bounds derived from the nozzle (0.8 × 0.4) print as 0.32000000000000006 without this.
 fn round(v: f64) -> f64 {
-    if v == f64::MIN_POSITIVE {
-        0.0
-    } else {
-        (v * 1e6).round() / 1e6
-    }
+    (v * 1e6).round() / 1e6
 }
 
 fn with_auto_hint(e: SettingsError, prefix: &str) -> SettingsError {
@@ -210,7 +208,11 @@ mod tests {
             "material.fan_max = 50 is out of range (allowed: 80…100)"
         );
         assert!(err(|p| p.quality.infill_density = 1.2).contains("quality.infill_density = 1.2"));
-        assert!(err(|p| p.quality.speeds.infill = 0.0).contains("quality.speeds.infill = 0"));
+        assert_eq!(
+            err(|p| p.quality.speeds.infill = 0.0),
+            "quality.speeds.infill = 0 is out of range (allowed: > 0 and ≤ 2000)"
+        );
+        assert!(err(|p| p.quality.speeds.travel = 9000.0).contains("quality.speeds.travel = 9000"));
         assert!(err(|p| p.printer.max_acceleration.y = -1.0).contains("printer.max_acceleration.y = -1"));
         assert!(err(|p| p.printer.acceleration_travel = f64::NAN).contains("printer.acceleration_travel = NaN"));
         assert!(err(|p| p.material.density = 0.0).contains("material.density"));
