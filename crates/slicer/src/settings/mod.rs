@@ -1,9 +1,38 @@
 //! Slicing settings as three profiles: the printer, the material on it and the print quality.
 //!
 //! Each profile is plain data that round-trips through TOML; [`Profile`] bundles one of each and is what
-//! [`crate::slice`] reads. Defaults describe a generic 220×220 Marlin 2 printer with PLA at 0.2 mm.
+//! [`crate::slice`] reads. Around the data: TOML in and out ([`Profile::from_toml`]), checks
+//! ([`Profile::validate`]), G-code templates ([`render_template`]) and built-in presets ([`presets`]),
+//! `--set key=value` overrides ([`Profile::set`]) and PrusaSlicer `.ini` import ([`import_prusa_ini`]).
+//! Defaults describe a generic 220×220 Marlin 2 printer with PLA at 0.2 mm.
+//!
+//! ```
+//! use slicer::settings::{import_prusa_ini, presets};
+//!
+//! let mut profile = presets::profile("prusa-mk3s", "petg", "0.15-fine")?;
+//! profile.set("quality.infill_pattern", "gyroid")?; // --set quality.infill_pattern=gyroid
+//! profile.set_arg("layer_height=0.1")?; // bare keys work when unique
+//! profile.validate()?;
+//! assert!(profile.render_start_gcode()?.contains("M104 S240"));
+//!
+//! let farm = import_prusa_ini("layer_height = 0.25\nfill_density = 15%\n", &profile)?;
+//! assert_eq!(farm.profile.quality.infill_density, 0.15);
+//! # Ok::<(), slicer::settings::SettingsError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
+
+mod error;
+mod overrides;
+pub mod presets;
+mod prusa_ini;
+mod template;
+mod toml_io;
+mod validate;
+
+pub use error::SettingsError;
+pub use prusa_ini::{import_prusa_ini, PrusaImport};
+pub use template::{placeholder_value, render_template, PLACEHOLDERS};
 
 /// Everything the slicer needs to know besides the geometry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,7 +119,7 @@ pub struct PrinterProfile {
     pub acceleration_travel: f64,
     /// Classic jerk, mm/s.
     pub max_jerk: AxisLimits,
-    /// Template run before the print; `{placeholders}` are listed in [`crate::gcode::placeholders`].
+    /// Template run before the print; `{placeholders}` are listed in [`PLACEHOLDERS`].
     pub start_gcode: String,
     pub end_gcode: String,
 }
