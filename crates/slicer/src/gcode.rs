@@ -11,33 +11,9 @@ use crate::index::RegionIndex;
 use crate::settings::{Flavour, Profile, SeamPosition};
 use crate::toolpath::{ExtrusionPath, LayerPaths, Role};
 
-/// Placeholders start and end G-code templates may use, in `{name}` form.
-pub fn placeholders(profile: &Profile) -> Vec<(&'static str, String)> {
-    let (bx, by) = profile.printer.bed.size();
-    let m = &profile.material;
-    let q = &profile.quality;
-    vec![
-        ("first_layer_temperature", fmt_num(m.first_layer_temperature)),
-        ("temperature", fmt_num(m.temperature)),
-        ("first_layer_bed_temperature", fmt_num(m.first_layer_bed_temperature)),
-        ("bed_temperature", fmt_num(m.bed_temperature)),
-        ("nozzle_diameter", fmt_num(profile.printer.nozzle_diameter)),
-        ("filament_diameter", fmt_num(m.diameter)),
-        ("filament_type", m.kind.label().to_string()),
-        ("layer_height", fmt_num(q.layer_height)),
-        ("first_layer_height", fmt_num(q.first_layer_height)),
-        ("bed_x", fmt_num(bx)),
-        ("bed_y", fmt_num(by)),
-        ("max_height", fmt_num(profile.printer.max_height)),
-    ]
-}
-
 fn render(template: &str, profile: &Profile) -> String {
-    let mut out = template.to_string();
-    for (k, v) in placeholders(profile) {
-        out = out.replace(&format!("{{{k}}}"), &v);
-    }
-    out
+    // Profiles are validated before slicing, so an unknown placeholder cannot reach here; keep the text if it does.
+    crate::settings::render_template(template, profile).unwrap_or_else(|_| template.to_string())
 }
 
 fn fmt_num(v: f64) -> String {

@@ -34,7 +34,10 @@ use std::time::SystemTime;
 use glam::DVec2;
 use rayon::prelude::*;
 
-pub use settings::{Flavour, MaterialProfile, PrinterProfile, Profile, QualityProfile};
+pub use settings::{
+    import_prusa_ini, render_template, Flavour, MaterialProfile, PrinterProfile, Profile, PrusaImport, QualityProfile,
+    SettingsError, PLACEHOLDERS,
+};
 
 /// Why a plate could not be sliced.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -72,6 +75,37 @@ impl Plate {
     /// A plate from named meshes that are already placed.
     pub fn from_meshes(meshes: Vec<(String, mesh::IndexedMesh)>) -> Self {
         Plate { objects: meshes.into_iter().map(|(name, mesh)| PlateObject { name, mesh }).collect() }
+    }
+
+    /// A plate from loaded models, one object per model object. Placement is kept when every object already
+    /// stands inside the bed (files exported from another slicer); otherwise all are arranged afresh.
+    pub fn arranged(models: Vec<(String, mesh::Model)>, bed: &settings::BedShape) -> Self {
+        let mut names = Vec::new();
+        let mut meshes = Vec::new();
+        for (name, model) in models {
+            let many = model.objects.len() > 1;
+            for (i, o) in model.objects.iter().enumerate() {
+                let label = match (many, o.name.is_empty()) {
+                    (true, false) => format!("{name}-{}", o.name),
+                    (true, true) => format!("{name}-{i}"),
+                    _ => name.clone(),
+                };
+                names.push(label);
+                meshes.push(o.placed_mesh());
+            }
+        }
+        let (bx, by) = bed.size();
+        let fits = meshes.iter().all(|m| {
+            m.bounding_box().is_some_and(|b| {
+                b.min[2] > -0.01
+                    && b.min[2] < 0.01
+                    && m.vertices().iter().all(|v| bed.contains(v[0] as f64, v[1] as f64))
+            })
+        });
+        if !fits {
+            mesh::ops::arrange(&mut meshes, [bx as f32, by as f32], 6.0);
+        }
+        Plate::from_meshes(names.into_iter().zip(meshes).collect())
     }
 }
 
@@ -142,6 +176,7 @@ pub struct SliceOutput {
 }
 
 fn check(plate: &Plate, profile: &Profile) -> Result<(), SliceError> {
+    profile.validate().map_err(|e| SliceError::Settings(e.to_string()))?;
     let q = &profile.quality;
     let nozzle = profile.printer.nozzle_diameter;
     for h in [q.layer_height, q.first_layer_height] {

@@ -96,6 +96,9 @@ pub struct FillRegions {
     pub below: Polygons,
 }
 
+/// How far solid skins extend into sparse infill, mm.
+pub const SOLID_MARGIN: f64 = 3.0;
+
 /// Splits `inner` of layer `i` using the outlines of the layers around it.
 pub fn classify(inner: &Polygons, outlines: &[Polygons], i: usize, top_layers: u32, bottom_layers: u32) -> FillRegions {
     if inner.is_empty() {
@@ -120,8 +123,18 @@ pub fn classify(inner: &Polygons, outlines: &[Polygons], i: usize, top_layers: u
     };
     let above = covered(&mut (1..=top_layers as usize).map(|k| (i + k < n).then_some(i + k)));
     let below = covered(&mut (1..=bottom_layers as usize).map(|k| i.checked_sub(k)));
-    let solid_top = geom::difference(inner, &above);
-    let solid_bottom = geom::difference(inner, &below);
+    // Solid skins reach 3 mm into the sparse area (PrusaSlicer's external infill margin) so they anchor on
+    // infill rather than ending in mid-air next to the walls.
+    let grow = |r: Polygons| -> Polygons {
+        let r = geom::opening(&r, 0.05);
+        if r.is_empty() {
+            r
+        } else {
+            geom::intersection(&geom::offset(&r, SOLID_MARGIN), inner)
+        }
+    };
+    let solid_top = grow(geom::difference(inner, &above));
+    let solid_bottom = grow(geom::difference(inner, &below));
     let top = if i + 1 < n { geom::difference(inner, &outlines[i + 1]) } else { inner.clone() };
     let below_outline = if i > 0 { outlines[i - 1].clone() } else { Vec::new() };
     let bridge = if i > 0 {

@@ -96,3 +96,72 @@ impl Preview {
         self.layers.iter().map(|l| l.paths.len()).sum()
     }
 }
+
+/// Preview colour of each role (PrusaSlicer's legend colours, so managers read it at a glance).
+pub fn role_colour(role: Role) -> [u8; 3] {
+    match role {
+        Role::ExternalPerimeter => [255, 125, 56],
+        Role::Perimeter => [255, 230, 77],
+        Role::InternalInfill => [176, 48, 41],
+        Role::SolidInfill => [150, 84, 204],
+        Role::TopSolidInfill => [240, 64, 64],
+        Role::BridgeInfill => [77, 128, 186],
+        Role::Skirt | Role::Brim => [0, 135, 110],
+        Role::Support => [0, 255, 0],
+        Role::SupportInterface => [0, 128, 0],
+    }
+}
+
+/// Draws one layer from above as a PNG `size` pixels on its longer side, beads at their true width.
+pub fn render_layer_png(layer: &PreviewLayer, size: u32) -> Result<Vec<u8>, image::ImageError> {
+    let pts = layer.paths.iter().flat_map(|p| p.points.iter());
+    let (mut lo, mut hi) = ([u16::MAX; 2], [0u16; 2]);
+    for p in pts {
+        for a in 0..2 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    if lo[0] > hi[0] {
+        (lo, hi) = ([0, 0], [1, 1]);
+    }
+    let margin = 200.0; // 2 mm
+    let span = ((hi[0] - lo[0]) as f64).max((hi[1] - lo[1]) as f64) + 2.0 * margin;
+    let scale = size as f64 / span;
+    let w = (((hi[0] - lo[0]) as f64 + 2.0 * margin) * scale).ceil().max(1.0) as u32;
+    let h = (((hi[1] - lo[1]) as f64 + 2.0 * margin) * scale).ceil().max(1.0) as u32;
+    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([24, 24, 28]));
+    let to_px = |p: [u16; 2]| {
+        ((p[0] as f64 - lo[0] as f64 + margin) * scale, h as f64 - (p[1] as f64 - lo[1] as f64 + margin) * scale)
+    };
+    for path in &layer.paths {
+        let colour = image::Rgb(role_colour(path.role));
+        let radius = (path.width as f64 * 100.0 * scale / 2.0).max(0.5);
+        let n = path.points.len();
+        let segs = if path.closed { n } else { n.saturating_sub(1) };
+        for i in 0..segs {
+            let (ax, ay) = to_px(path.points[i]);
+            let (bx, by) = to_px(path.points[(i + 1) % n]);
+            let len = (bx - ax).hypot(by - ay);
+            let steps = (len / (radius * 0.5).max(0.5)).ceil() as usize + 1;
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let (cx, cy) = (ax + (bx - ax) * t, ay + (by - ay) * t);
+                let r = radius.ceil() as i64;
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        if ((dx * dx + dy * dy) as f64) <= radius * radius {
+                            let (x, y) = (cx as i64 + dx, cy as i64 + dy);
+                            if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
+                                img.put_pixel(x as u32, y as u32, colour);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}

@@ -306,7 +306,8 @@ impl Default for Speeds {
 #[serde(default, deny_unknown_fields)]
 pub struct SupportSettings {
     pub enabled: bool,
-    /// Surfaces steeper than this many degrees from vertical get support.
+    /// Overhangs whose slope from the horizontal is below this many degrees get support (PrusaSlicer's
+    /// `support_material_threshold`): 55 supports anything flatter than 55°.
     pub overhang_angle: f64,
     /// Vertical air gap between support top and the part, in layers.
     pub z_gap_layers: u32,

@@ -404,10 +404,9 @@ impl Ini {
         let layer = q.layer_height;
         let sup = &mut q.supports;
         set(&mut sup.enabled, self.flag("support_material")?);
-        // PrusaSlicer measures the threshold from the horizontal (slopes flatter than it get support) and 0 means
-        // automatic; ours is the overhang measured from vertical, so T° becomes 90 − T°, and auto our usual 55°.
+        // Both measure the slope from the horizontal; PrusaSlicer's 0 means automatic, which is our usual 55°.
         if let Some(t) = self.num("support_material_threshold")? {
-            sup.overhang_angle = if t > 0.0 { 90.0 - t.min(90.0) } else { 55.0 };
+            sup.overhang_angle = if t > 0.0 { t.min(90.0) } else { 55.0 };
         }
         if let Some(d) = self.num("support_material_contact_distance")? {
             sup.z_gap_layers = (d / layer).round().max(0.0) as u32;
@@ -677,7 +676,7 @@ G1 X10 Y10 E1
         assert_eq!(p.quality.thumbnails, vec![[16, 16], [313, 173]]);
         let sup = &p.quality.supports;
         assert!(sup.enabled);
-        assert_eq!((sup.overhang_angle, sup.z_gap_layers, sup.spacing), (50.0, 1, 2.0));
+        assert_eq!((sup.overhang_angle, sup.z_gap_layers, sup.spacing), (40.0, 1, 2.0));
         assert!((sup.xy_gap - 0.225).abs() < 1e-12);
         assert_eq!((p.material.retract_length, p.material.retract_speed), (0.7, 40.0));
         assert_eq!(p.material.name, "Prusament PLA \"Galaxy\"");
