@@ -296,3 +296,64 @@ mod tests {
         assert!(idx.route_inside(DVec2::new(5.0, 5.0), DVec2::new(9.0, 5.0)).is_none(), "starts in the hole");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::geom;
+
+    /// A star-shaped polygon around (cx, cy) from radii at even angles: simple, often concave.
+    fn star(cx: f64, cy: f64, radii: &[f64]) -> Vec<DVec2> {
+        let n = radii.len();
+        (0..n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * i as f64 / n as f64;
+                DVec2::new(cx + radii[i] * a.cos(), cy + radii[i] * a.sin())
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn index_agrees_with_brute_force(
+            radii in proptest::collection::vec(1.0f64..20.0, 3..40),
+            points in proptest::collection::vec((-25.0f64..25.0, -25.0f64..25.0), 1..50),
+            cell in 0.3f64..8.0,
+        ) {
+            let region = vec![star(0.0, 0.0, &radii)];
+            let idx = RegionIndex::new(&region, cell);
+            for (x, y) in points {
+                let p = DVec2::new(x, y);
+                prop_assert_eq!(idx.contains(p), geom::contains(&region, p), "at {:?}", p);
+            }
+        }
+
+        #[test]
+        fn clipped_lines_stay_inside_and_routes_do_not_leave(
+            radii in proptest::collection::vec(3.0f64..20.0, 3..30),
+            a in (-2.0f64..2.0, -2.0f64..2.0),
+            b in (-25.0f64..25.0, -25.0f64..25.0),
+        ) {
+            let region = vec![star(0.0, 0.0, &radii)];
+            let idx = RegionIndex::new(&region, 2.0);
+            let line = vec![DVec2::new(-30.0, b.1), DVec2::new(30.0, b.0)];
+            for piece in idx.clip_polylines(&[line], 0.0) {
+                let mid = (piece[0] + piece[piece.len() - 1]) / 2.0;
+                prop_assert!(geom::contains(&geom::offset(&region, 1e-3), mid));
+            }
+            let (a, b) = (DVec2::new(a.0, a.1), DVec2::new(b.0, b.1));
+            if let Some(route) = idx.route_inside(a, b) {
+                // Every leg's midpoint is inside the region grown by a hair (legs may run along the outline).
+                let grown = geom::offset(&region, 1e-3);
+                let mut prev = a;
+                for p in route {
+                    prop_assert!(geom::contains(&grown, (prev + p) / 2.0), "leg {:?} → {:?}", prev, p);
+                    prev = p;
+                }
+                prop_assert_eq!(prev, b);
+            }
+        }
+    }
+}
