@@ -406,6 +406,10 @@ pub fn write(
             return None;
         }
         w.first_layer = i == 0;
+        if !relative_e && i > 0 {
+            // Matches the `G92 E0` written before each layer body.
+            w.e = 0.0;
+        }
         let snapshot = (w.pos, w.z, w.e, w.retracted, w.total_e, w.role, w.width);
         w.out.clear();
         w.moves.clear();
