@@ -3,16 +3,20 @@
 //! Regions are kept as plain `f64` millimetre polygons so our own algorithms (scanline infill, seams, ordering)
 //! read them directly; every boolean or offset converts to Clipper2's integer grid and back. Outer contours are
 //! counter-clockwise (positive area), holes clockwise.
+//!
+//! The grid is 0.1 µm, not PrusaSlicer's 1 nm: Clipper2 intersects segments in `f64`, and products of nanometre
+//! coordinates across a 300 mm bed (~1e16) exceed its 53-bit mantissa, which the fuzzer showed as vertices
+//! hundreds of metres away on nearly parallel edges. At 0.1 µm the products stay below 2^53.
 
 use clipper2::{EndType, FillRule, JoinType, Path, Paths, PointScaler};
 use glam::DVec2;
 
-/// Clipper2 point scale: integer nanometres, as PrusaSlicer uses, so offsets of 0.01 mm stay exact.
+/// Clipper2 point scale: integer tenths of a micrometre.
 #[derive(Debug, Default, Copy, Clone, PartialEq, Hash)]
-pub struct Nano;
+pub struct Grid;
 
-impl PointScaler for Nano {
-    const MULTIPLIER: f64 = 1e6;
+impl PointScaler for Grid {
+    const MULTIPLIER: f64 = 1e4;
 }
 
 /// A closed polygon; the last point connects back to the first.
@@ -47,11 +51,11 @@ pub fn perimeter(poly: &[DVec2]) -> f64 {
     (0..n).map(|i| poly[i].distance(poly[(i + 1) % n])).sum()
 }
 
-fn to_paths(polys: &[Polygon]) -> Paths<Nano> {
+fn to_paths(polys: &[Polygon]) -> Paths<Grid> {
     Paths::new(polys.iter().map(|p| Path::new(p.iter().map(|v| (v.x, v.y).into()).collect())).collect())
 }
 
-fn from_paths(paths: Paths<Nano>) -> Polygons {
+fn from_paths(paths: Paths<Grid>) -> Polygons {
     paths.iter().filter(|p| p.len() >= 3).map(|p| p.iter().map(|pt| DVec2::new(pt.x(), pt.y())).collect()).collect()
 }
 
@@ -77,7 +81,7 @@ pub fn opening(polys: &[Polygon], delta: f64) -> Polygons {
 }
 
 fn boolean(subject: &[Polygon], clip: &[Polygon], op: Op, rule: FillRule) -> Polygons {
-    let clipper = clipper2::Clipper::<_, Nano>::new().add_subject(to_paths(subject));
+    let clipper = clipper2::Clipper::<_, Grid>::new().add_subject(to_paths(subject));
     let clipper = clipper.add_clip(to_paths(clip));
     let result = match op {
         Op::Union => clipper.union(rule),

@@ -103,18 +103,18 @@ impl RegionIndex {
             return false;
         }
         let row = cy as usize * self.nx;
-        let mut seen: Vec<u32> = Vec::new();
-        let mut inside = false;
+        let mut candidates: Vec<u32> = Vec::new();
         for x in cx.max(0) as usize..self.nx {
-            for &e in &self.cells[row + x] {
-                if seen.contains(&e) {
-                    continue;
-                }
-                seen.push(e);
-                let (a, b) = self.edges[e as usize];
-                if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
-                    inside = !inside;
-                }
+            candidates.extend_from_slice(&self.cells[row + x]);
+        }
+        // An edge spanning several cells of the row is listed in each; count it once.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut inside = false;
+        for e in candidates {
+            let (a, b) = self.edges[e as usize];
+            if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+                inside = !inside;
             }
         }
         inside

@@ -54,6 +54,8 @@ pub enum SliceError {
     TooTall { name: String, height: f64, max: f64 },
     #[error("invalid settings: {0}")]
     Settings(String),
+    #[error("nothing to print: the objects are flatter than one layer")]
+    NothingToPrint,
     #[error("slicing was cancelled")]
     Cancelled,
 }
@@ -268,6 +270,9 @@ pub fn slice(plate: &Plate, profile: &Profile, control: &SliceControl) -> Result
         .collect();
     let height = meshes.iter().filter_map(|m| m.bounding_box()).map(|b| b.max[2] as f64).fold(0.0, f64::max);
     let plan = layers::plan_layers(height as f32, q.first_layer_height as f32, q.layer_height as f32)?;
+    if plan.is_empty() {
+        return Err(SliceError::NothingToPrint);
+    }
     let specs: Vec<plan::LayerSpec> = plan
         .iter()
         .enumerate()
@@ -464,5 +469,41 @@ mod tests {
         let cube = mesh::primitives::box_mesh([210.0, 0.0, 0.0], [230.0, 20.0, 20.0]);
         let err = slice(&Plate::from_meshes(vec![("big".into(), cube)]), &Profile::default(), &SliceControl::default());
         assert!(matches!(err, Err(SliceError::OffBed { .. })), "{:?}", err.err());
+    }
+}
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    fn soup(bytes: &[u8]) -> mesh::IndexedMesh {
+        let tris: Vec<[[f32; 3]; 3]> = bytes
+            .chunks_exact(9)
+            .map(|c| {
+                let p = |i: usize| [60.0 + c[i] as f32 / 6.4, 60.0 + c[i + 1] as f32 / 6.4, c[i + 2] as f32 / 12.8];
+                [p(0), p(3), p(6)]
+            })
+            .collect();
+        mesh::weld::weld_exact(&tris).unwrap()
+    }
+
+    #[test]
+    fn a_lone_sliver_triangle_finishes() {
+        run(&[0x2f, 0, 3, 0, 0, 0, 0, 0, 0, 0x2f, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0x72]);
+    }
+
+    #[test]
+    fn two_crossed_slivers_finish() {
+        run(&[0x0b, 0, 0x7d, 0x29, 2, 0, 0x11, 0x3d, 0, 0x25, 0, 2, 0x7a, 0, 0x23, 0, 0, 0x80, 0x60]);
+    }
+
+    fn run(bytes: &[u8]) {
+        let m = soup(bytes);
+        let mut profile = Profile::default();
+        profile.quality.thumbnails.clear();
+        profile.quality.layer_height = 0.3;
+        profile.quality.first_layer_height = 0.3;
+        profile.quality.supports.enabled = bytes[0] & 1 == 1;
+        let control = SliceControl { progress: Some(Arc::new(|p: Progress| eprintln!("{p:?}"))), ..Default::default() };
+        let _ = slice(&Plate::from_meshes(vec![("x".into(), m)]), &profile, &control);
     }
 }

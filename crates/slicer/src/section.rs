@@ -70,6 +70,9 @@ fn slice_layer(vertices: &[[f32; 3]], triangles: &[[u32; 3]], tris: &[u32], z: f
     let mut segments: Vec<Segment> = Vec::with_capacity(tris.len());
     for &t in tris {
         let tri = triangles[t as usize];
+        if tri[0] == tri[1] || tri[1] == tri[2] || tri[0] == tri[2] {
+            continue; // a face with a repeated vertex has no area and no crossing of its own
+        }
         let up = tri.map(above);
         if up[0] == up[1] && up[1] == up[2] {
             continue;
@@ -109,14 +112,12 @@ fn slice_layer(vertices: &[[f32; 3]], triangles: &[[u32; 3]], tris: &[u32], z: f
             continue;
         }
         // Walk backwards first so an open chain is collected from its true beginning.
+        // Bounded: degenerate faces (repeated vertices) can form cycles that do not pass through `start`.
         let mut first = start;
-        loop {
+        for _ in 0..segments.len() {
             match by_end.get(&segments[first].from_edge) {
-                Some(&prev) if !used[prev] && prev != start => first = prev,
+                Some(&prev) if !used[prev] && prev != start && prev != first => first = prev,
                 _ => break,
-            }
-            if first == start {
-                break;
             }
         }
         let mut chain = vec![segments[first].from];
