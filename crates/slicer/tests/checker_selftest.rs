@@ -285,6 +285,13 @@ fn wrong_first_layer_z_fails_layers() {
 }
 
 #[test]
+fn z_tag_that_names_no_layer_fails_layers() {
+    let g = gcode(&Opts::default()).replacen(";Z:0.6", ";Z:0.7", 1);
+    let r = assert_fails(&g, &["layers"]);
+    assert!(r.get("layers").detail.contains("NOT matching"), "{r}");
+}
+
+#[test]
 fn leaving_the_bed_fails_z_bounds() {
     let g = gcode(&Opts::default()).replacen("M104 S0", "G0 X230 Y110 F3000\nM104 S0", 1);
     assert_fails(&g, &["z_bounds"]);

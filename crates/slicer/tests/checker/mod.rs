@@ -14,8 +14,8 @@
 //!    the footer's `filament used [mm]` within 1 mm + 0.1 %; absolute E never drops by > 10 mm without
 //!    `G92`; no E word where Marlin (`G90`/`G91` also switch E) and Klipper (they do not) disagree.
 //! 4. `layers`: the layer count (distinct Z of printing moves) is 1 + (H − first)/h (either
-//!    rounding when that is not whole), the first is at `first_layer_height`, every step is `h`, and the
-//!    last is within h/2 of the mesh top.
+//!    rounding when that is not whole), the first is at `first_layer_height`, every step is `h`, the
+//!    last is within h/2 of the mesh top, and the `;Z:` tags (if any) name exactly those layers.
 //! 5. `z_bounds`: Z of printing moves never decreases; every position inside the bed volume.
 //! 6. `volume`: extruded volume (skirt/brim/support excluded) within ±`volume_tolerance` of the model
 //!    Σ h·(shell + solid + density·sparse), see [`Config`] and `volume_model`.
@@ -283,15 +283,21 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
     let bad_steps: Vec<f64> =
         layer_h.iter().skip(1).copied().filter(|h| (h - cfg.layer_height).abs() > 0.005).collect();
     let last = layer_z.last().copied().unwrap_or(f64::NAN);
+    // `;Z:` comments (what previews and hosts read) must name exactly the printed layers.
+    let mut z_tags: Vec<i64> = trace.z_comments.iter().map(|&z| key(z)).collect();
+    z_tags.sort_unstable();
+    z_tags.dedup();
+    let z_tags_ok = z_tags.is_empty() || z_tags == zs;
     checks.push(Check {
         name: "layers",
-        pass: n.layers >= expected.0
+        pass: z_tags_ok
+            && n.layers >= expected.0
             && n.layers <= expected.1
             && (n.first_layer_z - cfg.first_layer_height).abs() <= 0.005
             && bad_steps.is_empty()
             && (last - height).abs() <= cfg.layer_height / 2.0 + 1e-3,
         detail: format!(
-            "{} layers (expected {}{}), first Z {:.3} (expected {}), last Z {:.3} vs mesh top {:.3}, {} steps ≠ {} mm {:?}",
+            "{} layers (expected {}{}), first Z {:.3} (expected {}), last Z {:.3} vs mesh top {:.3}, {} steps ≠ {} mm {:?}, {} distinct `;Z:` tags{}",
             n.layers,
             expected.0,
             if expected.1 != expected.0 { format!("…{}", expected.1) } else { String::new() },
@@ -301,7 +307,9 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
             height,
             bad_steps.len(),
             cfg.layer_height,
-            &bad_steps[..bad_steps.len().min(5)]
+            &bad_steps[..bad_steps.len().min(5)],
+            z_tags.len(),
+            if z_tags_ok { "" } else { " NOT matching the printed layers" }
         ),
     });
 

@@ -77,6 +77,8 @@ pub struct Trace {
     pub net_e: f64,
     pub limits: FileLimits,
     pub layer_change_comments: usize,
+    /// Values of `;Z:` comments, in order.
+    pub z_comments: Vec<f64>,
     /// `M73 P` values in order, and `M73 R` values.
     pub m73_p: Vec<f64>,
     pub m73_r: Vec<f64>,
@@ -163,6 +165,8 @@ pub fn read(gcode: &str, min_hotend: f64) -> Trace {
             if code.trim().is_empty() {
                 if c == "LAYER_CHANGE" {
                     t.layer_change_comments += 1;
+                } else if let Some(z) = c.strip_prefix("Z:").and_then(|v| v.trim().parse().ok()) {
+                    t.z_comments.push(z);
                 } else if let Some(v) = c.strip_prefix("TYPE:") {
                     let v = v.trim();
                     ty = match t.types.iter().position(|x| x == v) {
