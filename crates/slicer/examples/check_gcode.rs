@@ -8,7 +8,8 @@
 //! `check` prints one line per check and exits 1 if any fails. Keys for `--set`: layer_height,
 //! first_layer_height, line_width, filament_diameter, perimeters, top_layers, bottom_layers,
 //! infill_density (0…1), solid_margin, skirt_distance, skirt_loops, volume_tolerance,
-//! time_tolerance, max_bridge, max_cantilever, require_thumbnails (0/1), allow_model_overhang (0/1).
+//! time_tolerance, max_bridge, max_cantilever, require_thumbnails (0/1), allow_model_overhang (0/1),
+//! support_gap_layers, support_xy_reach, brim_width.
 
 #[path = "../tests/checker/mod.rs"]
 mod checker;
@@ -134,6 +135,9 @@ fn set(cfg: &mut checker::Config, kv: &str) -> Result<(), String> {
         "max_cantilever" => cfg.max_cantilever = f,
         "require_thumbnails" => cfg.require_thumbnails = f != 0.0,
         "allow_model_overhang" => cfg.allow_model_overhang = f != 0.0,
+        "support_gap_layers" => cfg.support_gap_layers = f as u32,
+        "support_xy_reach" => cfg.support_xy_reach = f,
+        "brim_width" => cfg.brim_width = f,
         other => return Err(format!("unknown key {other}")),
     }
     Ok(())

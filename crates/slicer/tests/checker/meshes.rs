@@ -5,12 +5,13 @@ use mesh::{primitives, IndexedMesh};
 pub const BED_CENTRE: [f32; 2] = [110.0, 110.0];
 
 /// Every mesh by name: (name, what it exercises).
-pub const ALL: [(&str, &str); 7] = [
+pub const ALL: [(&str, &str); 8] = [
     ("cube20", "20 mm cube, 12 triangles"),
     ("sphere40", "UV sphere r 20, 81 920 triangles"),
     ("torus", "torus R 20 r 7, 57 600 triangles"),
     ("tube", "thin-walled tube: outer r 10, 2 mm wall, 60 mm tall"),
     ("overhang", "bridge over a 10 mm gap plus a 45° overhang, as one prism"),
+    ("tee", "T: a 10 mm stem under a 30 mm bar, 10 mm cantilevers that need support"),
     ("dense_sphere", "UV sphere r 30, 1 310 720 triangles"),
     ("holey_cube", "20 mm cube, 1 mm facets, a 2 × 2 mm hole in one side wall (open mesh)"),
 ];
@@ -23,6 +24,19 @@ pub fn build(name: &str) -> Option<IndexedMesh> {
         "torus" => primitives::torus(20.0, 7.0, 240, 120),
         "tube" => tube(10.0, 8.0, 60.0, 128),
         "overhang" => overhang(),
+        "tee" => prism_xz(
+            &[
+                [0.0, 0.0],
+                [10.0, 0.0],
+                [10.0, 10.0],
+                [20.0, 10.0],
+                [20.0, 13.0],
+                [-10.0, 13.0],
+                [-10.0, 10.0],
+                [0.0, 10.0],
+            ],
+            12.0,
+        ),
         "dense_sphere" => primitives::uv_sphere(30.0, 1024, 641),
         "holey_cube" => holey_cube(),
         _ => return None,

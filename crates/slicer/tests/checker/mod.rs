@@ -33,7 +33,8 @@
 //!     base64 length equals its LEN and decodes to a PNG of the stated size; `M73` progress monotonic;
 //!     every started object was defined.
 //! 11. `rests_on`: every point of every printing move above layer 1 (sampled every 0.2 mm) is within
-//!     w + 0.15 mm of a printing move on the layer below, or belongs to an unsupported run that is a
+//!     w + 0.15 mm of a printing move on the layer below (or within `support_xy_reach` of support up to
+//!     `support_gap_layers` + 1 layers below), or belongs to an unsupported run that is a
 //!     bridge (anchored at both ends, ≤ `max_bridge`) or a short cantilever (one end, ≤
 //!     `max_cantilever`). With `allow_model_overhang` (supports off), runs over places where the mesh
 //!     itself has nothing below are tolerated and counted instead.
@@ -78,6 +79,11 @@ pub struct Config {
     pub machine: time::Machine,
     pub require_thumbnails: bool,
     pub allow_model_overhang: bool,
+    /// Layers of air between support and the part above it.
+    pub support_gap_layers: u32,
+    /// How far (centre line to centre line) a line may be from support below and still rest on it: the
+    /// support's XY gap to the walls plus a line width.
+    pub support_xy_reach: f64,
     pub max_bridge: f64,
     pub max_cantilever: f64,
 }
@@ -108,6 +114,8 @@ impl Default for Config {
             machine: time::Machine::default(),
             require_thumbnails: false,
             allow_model_overhang: true,
+            support_gap_layers: 1,
+            support_xy_reach: 1.2,
             max_bridge: 25.0,
             max_cantilever: 2.0,
         }
@@ -257,12 +265,15 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
         ),
     });
 
-    // Layers from the printing moves.
+    // Layers from the printing moves of the part (support may be printed at heights of its own).
     let extr: Vec<&parse::Move> = trace.moves.iter().filter(|m| m.extrudes()).collect();
     let key = |z: f64| (z * 1e4).round() as i64;
-    let mut zs: Vec<i64> = extr.iter().map(|m| key(m.to[2])).collect();
+    let mut zs: Vec<i64> = extr.iter().filter(|m| !is_support(&trace.types[m.ty])).map(|m| key(m.to[2])).collect();
     zs.sort_unstable();
     zs.dedup();
+    let mut all_zs: Vec<i64> = extr.iter().map(|m| key(m.to[2])).collect();
+    all_zs.sort_unstable();
+    all_zs.dedup();
     let layer_z: Vec<f64> = zs.iter().map(|&k| k as f64 / 1e4).collect();
     let layer_of = |z: f64| zs.binary_search(&key(z)).ok();
     let height = slicer.max[2];
@@ -283,11 +294,18 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
     let bad_steps: Vec<f64> =
         layer_h.iter().skip(1).copied().filter(|h| (h - cfg.layer_height).abs() > 0.005).collect();
     let last = layer_z.last().copied().unwrap_or(f64::NAN);
-    // `;Z:` comments (what previews and hosts read) must name exactly the printed layers.
+    // `;Z:` comments (what previews and hosts read) must name every printed layer of the part and
+    // nothing where nothing was printed.
     let mut z_tags: Vec<i64> = trace.z_comments.iter().map(|&z| key(z)).collect();
     z_tags.sort_unstable();
     z_tags.dedup();
-    let z_tags_ok = z_tags.is_empty() || z_tags == zs;
+    // Tags may carry more decimals than the G1 Z words (PrusaSlicer: ;Z:9.0125 vs G1 Z9.012).
+    let near = |sorted: &[i64], z: i64| {
+        let i = sorted.partition_point(|&x| x < z);
+        [i.wrapping_sub(1), i].iter().any(|&j| sorted.get(j).is_some_and(|&x| (x - z).abs() <= 20))
+    };
+    let z_tags_ok =
+        z_tags.is_empty() || (zs.iter().all(|&z| near(&z_tags, z)) && z_tags.iter().all(|&z| near(&all_zs, z)));
     checks.push(Check {
         name: "layers",
         pass: z_tags_ok
@@ -357,7 +375,14 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
 
     // 7. Geometry (before volume: it classifies untyped skirt moves).
     // The skirt goes around the convex hull of the first layer, the brim hugs the outline.
-    let hull = sections.first().map(|s| convex_hull(&s.segs)).unwrap_or_default();
+    // Support on the first layer counts as part of what the skirt goes around.
+    let mut first_layer_segs: Vec<[f64; 4]> = sections.first().map(|s| s.segs.clone()).unwrap_or_default();
+    first_layer_segs.extend(
+        extr.iter()
+            .filter(|m| is_support(&trace.types[m.ty]) && m.to[2] <= cfg.first_layer_height + 1e-3)
+            .map(|m| [m.from[0], m.from[1], m.to[0], m.to[1]]),
+    );
+    let hull = convex_hull(&first_layer_segs);
     let skirt_band = (
         cfg.skirt_distance - w_nom / 2.0 - 0.15,
         cfg.skirt_distance + f64::from(cfg.skirt_loops) * w_nom + w_nom / 2.0 + 0.15,
@@ -368,16 +393,16 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
     let index_of: std::collections::HashMap<usize, usize> =
         trace.moves.iter().enumerate().map(|(i, m)| (m.line, i)).collect();
     for m in &extr {
-        let Some(k) = layer_of(m.to[2]) else { continue };
         let ty = trace.types[m.ty].as_str();
-        let w = if m.width > 0.0 { m.width.max(w_nom) } else { w_nom };
-        let tol = w / 2.0 + 0.15;
-        let mid = [(m.from[0] + m.to[0]) / 2.0, (m.from[1] + m.to[1]) / 2.0];
-        let pts = [[m.from[0], m.from[1]], mid, [m.to[0], m.to[1]]];
         if is_support(ty) {
             excluded[index_of[&m.line]] = true;
             continue;
         }
+        let Some(k) = layer_of(m.to[2]) else { continue };
+        let w = if m.width > 0.0 { m.width.max(w_nom) } else { w_nom };
+        let tol = w / 2.0 + 0.15;
+        let mid = [(m.from[0] + m.to[0]) / 2.0, (m.from[1] + m.to[1]) / 2.0];
+        let pts = [[m.from[0], m.from[1]], mid, [m.to[0], m.to[1]]];
         n.geometry_points += 3;
         let mut move_outside = false;
         for p in pts {
@@ -492,7 +517,8 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
     checks.push(metadata_check(&md, &trace, cfg, height));
 
     // 11. Rests on something.
-    checks.push(rests_on(&trace, &layer_z, &sections, cfg, &mut n));
+    let all_layer_z: Vec<f64> = all_zs.iter().map(|&k| k as f64 / 1e4).collect();
+    checks.push(rests_on(&trace, &all_layer_z, &layer_z, &sections, cfg, &mut n));
 
     Report { checks, numbers: n, metadata: md }
 }
@@ -702,6 +728,7 @@ pub fn volume_model(slicer: &section::Slicer, cfg: &Config, layers: usize) -> f6
 fn rests_on(
     trace: &parse::Trace,
     layer_z: &[f64],
+    part_z: &[f64],
     sections: &[section::Section],
     cfg: &Config,
     n: &mut Numbers,
@@ -753,12 +780,35 @@ fn rests_on(
     let g = raster::Grid::covering(lo, hi, 1.0, 0.1, 4_000_000);
     let mut below = vec![false; g.len()];
     for k in 1..layer_z.len() {
+        // What a line at z may rest on: anything printed within one layer height below it, and support
+        // up to `support_gap_layers` more below (the air gap between support and part).
+        let z = layer_z[k];
+        let h = cfg.layer_height;
+        let support_reach = (1 + cfg.support_gap_layers) as f64 * h;
         below.iter_mut().for_each(|b| *b = false);
-        for path in &paths[k - 1] {
-            for m in path {
-                raster::stroke(&g, &mut below, [m.from[0], m.from[1]], [m.to[0], m.to[1]], reach);
+        for j in (0..k).rev() {
+            let dz = z - layer_z[j];
+            // The layer right below always counts (a skipped layer is the `layers` check's business).
+            let adjacent = j + 1 == k;
+            if dz > support_reach + 0.01 && !adjacent {
+                break;
+            }
+            for path in &paths[j] {
+                let support = is_support(&trace.types[path[0].ty]);
+                if !adjacent && dz > h + 0.01 && !(support && dz <= support_reach + 0.01) {
+                    continue;
+                }
+                // Support stays an XY gap away from the part's walls; walls within that gap of it are held.
+                let r = if support { reach.max(cfg.support_xy_reach) } else { reach };
+                for m in path {
+                    raster::stroke(&g, &mut below, [m.from[0], m.from[1]], [m.to[0], m.to[1]], r);
+                }
             }
         }
+        // The part's own section just below, for telling mesh overhangs from slicer gaps.
+        let Some(below_section) = part_z.iter().rposition(|pz| *pz < z - 1e-4).map(|i| &sections[i]) else {
+            continue;
+        };
         for path in &paths[k] {
             // Samples: (arclength, supported, over the model's own section below).
             let mut s: Vec<(f64, bool, usize, [f64; 2])> = Vec::new();
@@ -823,7 +873,7 @@ fn rests_on(
                     // within a line width of that outline (or outside it) it is an overhang of the mesh.
                     let over_nothing = (i..=j).all(|q| {
                         let p = s[q].3;
-                        !(sections[k - 1].inside(p) && sections[k - 1].distance(p, w) > w)
+                        !(below_section.inside(p) && below_section.distance(p, w) > w)
                     });
                     if cfg.allow_model_overhang && over_nothing {
                         n.rest_tolerated_overhang_mm += span;
