@@ -20,10 +20,10 @@
 //! 6. `volume`: extruded volume (skirt/brim/support excluded) within ±`volume_tolerance` of the model
 //!    Σ h·(shell + solid + density·sparse), see [`Config`] and `volume_model`.
 //! 7. `geometry`: every printing move's ends and midpoint lie inside the mesh section at its layer's
-//!    mid-height grown by w/2 + 0.15 mm; skirt/brim on layer 1 may lie in the skirt ring around the
-//!    first layer's convex hull (from skirt distance − w/2 − 0.15 mm out to twice (skirt distance +
-//!    loops·w + w/2 + 0.15 mm), so mitered corners pass) or within the brim width; support only has to
-//!    stay on the bed.
+//!    mid-height grown by w/2 + 0.15 mm; skirt/brim on layer 1 may lie in the skirt ring: at least
+//!    skirt distance − w/2 − 0.15 mm from the part, at most twice (skirt distance + loops·w + w/2 +
+//!    0.15 mm) from the first layer's convex hull (so mitered corners pass), or within the brim width;
+//!    support only has to stay on the bed.
 //! 8. `flow`: for moves longer than 0.5 mm, ΔE·A_filament / (length · h · (w − h(1 − π/4))) is in
 //!    0.3…2.5.
 //! 9. `time`: the footer's `estimated printing time (normal mode)` within ±`time_tolerance` of the
@@ -412,8 +412,9 @@ pub fn check(gcode: &str, mesh: &IndexedMesh, cfg: &Config) -> Report {
             let d = sections[k].distance(p, 60.0);
             let in_ring = k == 0 && (is_skirt(ty) || ty.is_empty()) && {
                 let dh = hull_distance(&hull, p);
-                // Mitered corners (offsets with miter limit 2) reach up to twice the ring's outer edge.
-                (dh >= skirt_band.0 && dh <= 2.0 * skirt_band.1) || (cfg.brim_width > 0.0 && d <= brim_out)
+                // No closer to the part than the skirt distance (an offset of the outline or of its hull
+                // both qualify); no further from the hull than the ring, twice that for mitered corners.
+                (d >= skirt_band.0 && dh <= 2.0 * skirt_band.1) || (cfg.brim_width > 0.0 && d <= brim_out)
             };
             if in_ring {
                 move_outside = true;
