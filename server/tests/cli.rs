@@ -52,10 +52,10 @@ fn serve_stops_cleanly_on_sigterm_and_state_persists() {
 
 #[test]
 fn unfinished_commands_and_bad_config_fail_with_a_message() {
-    let out = Command::new(BIN).args(["slice", "model.stl"]).output().unwrap();
+    let out = Command::new(BIN).args(["generate", "a cat"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build yet") && err.contains("#4"), "{err}");
+    assert!(err.contains("not available in this build yet") && err.contains("#7"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("printfarm.toml");

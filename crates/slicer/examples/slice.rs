@@ -73,6 +73,8 @@ fn run() -> Result<(), String> {
         let png = slicer::preview::render_layer_png(layer, 800).map_err(|e| e.to_string())?;
         std::fs::write(file, png).map_err(|e| format!("{file}: {e}"))?;
     }
-    println!("{}", serde_json::to_string(&out.summary).map_err(|e| e.to_string())?);
+    let mut json = serde_json::to_value(&out.summary).map_err(|e| e.to_string())?;
+    json["preview_bytes"] = out.preview.encode().len().into();
+    println!("{json}");
     Ok(())
 }

@@ -152,19 +152,30 @@ impl<'a> Writer<'a> {
             return;
         }
         let q = &self.profile.quality;
-        let inside = q.avoid_crossing_perimeters && boundary.is_some_and(|b| b.segment_inside(self.pos, to));
-        if dist > q.retract_min_travel && !inside {
+        // With avoid-crossing on, travel inside the island follows its outline instead of crossing walls, and
+        // needs no retraction; otherwise only a travel that stays inside skips it.
+        let route = match boundary {
+            Some(b) if q.avoid_crossing_perimeters && dist > q.retract_min_travel => b.route_inside(self.pos, to),
+            Some(b) if b.segment_inside(self.pos, to) => Some(vec![to]),
+            _ => None,
+        };
+        if dist > q.retract_min_travel && route.is_none() {
             self.retract();
         }
-        self.out.push_str("G1 X");
-        push_num(&mut self.out, to.x, 3);
-        self.out.push_str(" Y");
-        push_num(&mut self.out, to.y, 3);
         let feed = q.speeds.travel;
-        self.set_feed(feed);
-        self.out.push('\n');
-        self.moves.push(Move { delta: [to.x - self.pos.x, to.y - self.pos.y, 0.0, 0.0], feed });
-        self.pos = to;
+        for p in route.unwrap_or_else(|| vec![to]) {
+            if self.pos.distance(p) < 1e-6 {
+                continue;
+            }
+            self.out.push_str("G1 X");
+            push_num(&mut self.out, p.x, 3);
+            self.out.push_str(" Y");
+            push_num(&mut self.out, p.y, 3);
+            self.set_feed(feed);
+            self.out.push('\n');
+            self.moves.push(Move { delta: [p.x - self.pos.x, p.y - self.pos.y, 0.0, 0.0], feed });
+            self.pos = p;
+        }
     }
 
     fn extrude_path(&mut self, path: &ExtrusionPath, height: f64, boundary: Option<&RegionIndex>) {
@@ -321,7 +332,12 @@ fn emit_layer(w: &mut Writer, layer: &LayerPaths, index: usize, names: &[String]
                 })
                 .unwrap();
             let island = remaining.swap_remove(k);
-            let index = RegionIndex::new(&island.boundary, 2.0);
+            // Travel may run over the outer wall but never outside it.
+            let inset = crate::geom::offset(
+                &island.boundary,
+                -w.profile.quality.width(w.profile.printer.nozzle_diameter) / 4.0,
+            );
+            let index = RegionIndex::new(&inset, 2.0);
             for p in &island.perimeters {
                 let mut p = p.clone();
                 if w.profile.quality.seam == SeamPosition::Nearest {
@@ -390,6 +406,10 @@ pub fn write(
             return None;
         }
         w.first_layer = i == 0;
+        if !relative_e && i > 0 {
+            // Matches the `G92 E0` written before each layer body.
+            w.e = 0.0;
+        }
         let snapshot = (w.pos, w.z, w.e, w.retracted, w.total_e, w.role, w.width);
         w.out.clear();
         w.moves.clear();

@@ -63,6 +63,14 @@ pub fn offset(polys: &[Polygon], delta: f64) -> Polygons {
     from_paths(to_paths(polys).inflate(delta, JoinType::Miter, EndType::Polygon, 3.0))
 }
 
+/// Grows a region with rounded corners (skirts and brims keep an even distance all round).
+pub fn offset_round(polys: &[Polygon], delta: f64) -> Polygons {
+    if polys.is_empty() {
+        return Vec::new();
+    }
+    from_paths(to_paths(polys).inflate(delta, JoinType::Round, EndType::Polygon, 0.0))
+}
+
 /// Shrinks then grows back: removes slivers narrower than `2 × delta` without moving the remaining outline.
 pub fn opening(polys: &[Polygon], delta: f64) -> Polygons {
     offset(&offset(polys, -delta), delta)

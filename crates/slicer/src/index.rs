@@ -7,6 +7,9 @@ use crate::geom::Polygons;
 /// Edges of a region bucketed into square cells.
 pub struct RegionIndex {
     edges: Vec<(DVec2, DVec2)>,
+    /// Index of each ring's first edge, so an edge id maps back to (ring, position).
+    ring_starts: Vec<u32>,
+    rings: Polygons,
     origin: DVec2,
     cell: f64,
     nx: usize,
@@ -23,8 +26,18 @@ impl RegionIndex {
         let cell = cell.max((size.x * size.y / 1.0e6).sqrt()).max(1e-3);
         let nx = (size.x / cell).ceil() as usize + 1;
         let ny = (size.y / cell).ceil() as usize + 1;
-        let mut index = RegionIndex { edges: Vec::new(), origin: lo, cell, nx, ny, cells: vec![Vec::new(); nx * ny] };
+        let mut index = RegionIndex {
+            edges: Vec::new(),
+            ring_starts: Vec::new(),
+            rings: region.clone(),
+            origin: lo,
+            cell,
+            nx,
+            ny,
+            cells: vec![Vec::new(); nx * ny],
+        };
         for ring in region {
+            index.ring_starts.push(index.edges.len() as u32);
             let n = ring.len();
             for i in 0..n {
                 let (a, b) = (ring[i], ring[(i + 1) % n]);
@@ -109,6 +122,11 @@ impl RegionIndex {
 
     /// Parameters `t` in [0, 1) where segment a→b crosses an edge of the region, sorted.
     pub fn crossings(&self, a: DVec2, b: DVec2) -> Vec<f64> {
+        self.crossings_with_edges(a, b).into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// Like [`Self::crossings`], with the id of the edge crossed.
+    fn crossings_with_edges(&self, a: DVec2, b: DVec2) -> Vec<(f64, u32)> {
         let mut candidates: Vec<u32> = Vec::new();
         self.for_cells_on_segment(a, b, |c| candidates.extend_from_slice(&self.cells[c]));
         candidates.sort_unstable();
@@ -127,11 +145,72 @@ impl RegionIndex {
             let u = w.perp_dot(d) / denom;
             // Half-open in both parameters: a crossing exactly at a shared vertex is counted once.
             if (0.0..1.0).contains(&t) && (0.0..1.0).contains(&u) {
-                ts.push(t);
+                ts.push((t, e));
             }
         }
-        ts.sort_by(f64::total_cmp);
+        ts.sort_by(|x, y| x.0.total_cmp(&y.0));
         ts
+    }
+
+    /// A travel from `a` to `b` that stays inside the region, walking along the outline (the shorter way round)
+    /// wherever the straight line would leave it. `None` when an end is outside or the detour is unreasonable.
+    pub fn route_inside(&self, a: DVec2, b: DVec2) -> Option<Vec<DVec2>> {
+        if !self.contains(a) || !self.contains(b) {
+            return None;
+        }
+        let hits = self.crossings_with_edges(a, b);
+        if hits.is_empty() {
+            return Some(vec![b]);
+        }
+        let ring_of = |e: u32| self.ring_starts.partition_point(|&s| s <= e) - 1;
+        // First and last crossing of each ring along the segment, in the order the segment meets them.
+        // (ring, first crossing, last crossing), each crossing as (t, edge id).
+        type Crossing = (f64, u32);
+        let mut groups: Vec<(usize, Crossing, Crossing)> = Vec::new();
+        for &(t, e) in &hits {
+            let r = ring_of(e);
+            match groups.iter_mut().find(|g| g.0 == r) {
+                Some(g) => g.2 = (t, e),
+                None => groups.push((r, (t, e), (t, e))),
+            }
+        }
+        let mut path = Vec::new();
+        let mut last_t = 0.0;
+        for (r, (t0, e0), (t1, e1)) in groups {
+            if t0 < last_t {
+                return None; // rings interleave along the segment: give up rather than guess
+            }
+            let ring = &self.rings[r];
+            let n = ring.len();
+            let (i0, i1) = ((e0 - self.ring_starts[r]) as usize, (e1 - self.ring_starts[r]) as usize);
+            // Edge k runs from vertex k to k+1.
+            let forward: Vec<DVec2> = (1..=((i1 + n - i0) % n)).map(|k| ring[(i0 + k) % n]).collect();
+            let backward: Vec<DVec2> = (0..((i0 + n - i1) % n)).map(|k| ring[(i0 + n - k) % n]).collect();
+            let p0 = a + (b - a) * t0;
+            let p1 = a + (b - a) * t1;
+            let len = |pts: &[DVec2]| {
+                let mut prev = p0;
+                let mut l = 0.0;
+                for p in pts.iter().chain(std::iter::once(&p1)) {
+                    l += prev.distance(*p);
+                    prev = *p;
+                }
+                l
+            };
+            path.push(p0);
+            path.extend(if len(&forward) <= len(&backward) { forward } else { backward });
+            path.push(p1);
+            last_t = t1;
+        }
+        path.push(b);
+        let straight = a.distance(b);
+        let mut total = 0.0;
+        let mut prev = a;
+        for p in &path {
+            total += prev.distance(*p);
+            prev = *p;
+        }
+        (total <= straight * 3.0 + 20.0).then_some(path)
     }
 
     /// Whether the segment a→b stays inside the region (both ends inside, no edge crossed).
@@ -198,5 +277,83 @@ mod tests {
         assert!((clipped[1][0].x - 6.0).abs() < 1e-9 && (clipped[1][1].x - 10.0).abs() < 1e-9);
         assert!(idx.segment_inside(DVec2::new(1.0, 1.0), DVec2::new(9.0, 1.0)));
         assert!(!idx.segment_inside(DVec2::new(1.0, 5.0), DVec2::new(9.0, 5.0)));
+        // Around the hole instead of through it: every leg stays inside.
+        let route = idx.route_inside(DVec2::new(1.0, 5.0), DVec2::new(9.0, 5.0)).unwrap();
+        let mut prev = DVec2::new(1.0, 5.0);
+        for p in &route {
+            let mid = (prev + *p) / 2.0;
+            assert!(idx.contains(mid + DVec2::new(1e-6, 1e-6)) || idx.crossings(prev, *p).len() <= 1, "{route:?}");
+            prev = *p;
+        }
+        assert_eq!(*route.last().unwrap(), DVec2::new(9.0, 5.0));
+        let length: f64 = std::iter::once(DVec2::new(1.0, 5.0))
+            .chain(route.iter().copied())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| w[0].distance(w[1]))
+            .sum();
+        assert!((length - 10.0).abs() < 1e-9, "goes round two corners of the hole: {length}");
+        assert!(idx.route_inside(DVec2::new(5.0, 5.0), DVec2::new(9.0, 5.0)).is_none(), "starts in the hole");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::geom;
+
+    /// A star-shaped polygon around (cx, cy) from radii at even angles: simple, often concave.
+    fn star(cx: f64, cy: f64, radii: &[f64]) -> Vec<DVec2> {
+        let n = radii.len();
+        (0..n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * i as f64 / n as f64;
+                DVec2::new(cx + radii[i] * a.cos(), cy + radii[i] * a.sin())
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn index_agrees_with_brute_force(
+            radii in proptest::collection::vec(1.0f64..20.0, 3..40),
+            points in proptest::collection::vec((-25.0f64..25.0, -25.0f64..25.0), 1..50),
+            cell in 0.3f64..8.0,
+        ) {
+            let region = vec![star(0.0, 0.0, &radii)];
+            let idx = RegionIndex::new(&region, cell);
+            for (x, y) in points {
+                let p = DVec2::new(x, y);
+                prop_assert_eq!(idx.contains(p), geom::contains(&region, p), "at {:?}", p);
+            }
+        }
+
+        #[test]
+        fn clipped_lines_stay_inside_and_routes_do_not_leave(
+            radii in proptest::collection::vec(3.0f64..20.0, 3..30),
+            a in (-2.0f64..2.0, -2.0f64..2.0),
+            b in (-25.0f64..25.0, -25.0f64..25.0),
+        ) {
+            let region = vec![star(0.0, 0.0, &radii)];
+            let idx = RegionIndex::new(&region, 2.0);
+            let line = vec![DVec2::new(-30.0, b.1), DVec2::new(30.0, b.0)];
+            for piece in idx.clip_polylines(&[line], 0.0) {
+                let mid = (piece[0] + piece[piece.len() - 1]) / 2.0;
+                prop_assert!(geom::contains(&geom::offset(&region, 1e-3), mid));
+            }
+            let (a, b) = (DVec2::new(a.0, a.1), DVec2::new(b.0, b.1));
+            if let Some(route) = idx.route_inside(a, b) {
+                // Every leg's midpoint is inside the region grown by a hair (legs may run along the outline).
+                let grown = geom::offset(&region, 1e-3);
+                let mut prev = a;
+                for p in route {
+                    prop_assert!(geom::contains(&grown, (prev + p) / 2.0), "leg {:?} → {:?}", prev, p);
+                    prev = p;
+                }
+                prop_assert_eq!(prev, b);
+            }
+        }
     }
 }

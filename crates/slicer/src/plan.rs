@@ -344,7 +344,7 @@ pub fn skirt(first_layer: &Polygons, profile: &Profile, bead: Bead) -> Vec<Extru
     for k in 0..q.skirt_loops {
         let d = q.skirt_distance + bead.width / 2.0 + k as f64 * bead.spacing();
         // Only outer contours: a skirt never goes inside a part's holes.
-        let ring = geom::simplify(&geom::offset(&base, d), 0.05);
+        let ring = geom::simplify(&geom::offset_round(&base, d), 0.05);
         for poly in ring.into_iter().filter(|p| geom::area(p) > 0.0) {
             out.push(ExtrusionPath::new(Role::Skirt, poly, bead.width, true));
         }
@@ -368,7 +368,7 @@ pub fn brim(first_layer: &Polygons, profile: &Profile, bead: Bead) -> Vec<Extrus
         if d > width {
             break;
         }
-        let ring = geom::offset(&outers, d);
+        let ring = geom::offset_round(&outers, d);
         out.extend(
             ring.into_iter()
                 .filter(|p| geom::area(p) > 0.0)

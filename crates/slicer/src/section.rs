@@ -218,4 +218,17 @@ mod tests {
             assert!((geom::total_area(l) - 100.0).abs() < 1e-3, "{}", geom::total_area(l));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn box_sections_have_the_box_area(
+            x in 1.0f32..100.0, y in 1.0f32..100.0, z in 0.5f32..50.0,
+            ox in 0.0f32..100.0, oy in 0.0f32..100.0, frac in 0.01f64..0.99,
+        ) {
+            let b = mesh::primitives::box_mesh([ox, oy, 0.0], [ox + x, oy + y, z]);
+            let layers = slice_mesh(&b, &[z as f64 * frac], &never);
+            let area = geom::total_area(&layers[0]);
+            proptest::prop_assert!((area - (x * y) as f64).abs() < 1e-3 * (x * y) as f64, "{} vs {}", area, x * y);
+        }
+    }
 }

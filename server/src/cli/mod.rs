@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod mesh_tools;
+mod slice;
 
 use crate::config::{Config, Overrides};
 use crate::db::Db;
@@ -40,8 +41,8 @@ pub enum Command {
     /// Check, repair, convert and draw model files (STL, 3MF, glTF/GLB, OBJ).
     #[command(subcommand)]
     Mesh(mesh_tools::MeshCommand),
-    /// Slice a model to G-code (arrives with issue #4).
-    Slice(Pending),
+    /// Slice models to G-code with printer, material and quality presets.
+    Slice(slice::SliceArgs),
     /// Generate a model from a prompt (arrives with issue #7).
     Generate(Pending),
     /// Manage the model library (arrives with issue #8).
@@ -109,7 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Mesh(command) => mesh_tools::run(command),
-        Command::Slice(_) => not_yet("slice", 4),
+        Command::Slice(args) => slice::run(args),
         Command::Generate(_) => not_yet("generate", 7),
         Command::Models(_) => not_yet("models", 8),
         Command::Admin(_) => not_yet("admin", 9),
