@@ -118,7 +118,6 @@ fn mesh_with_holes() {
 }
 
 #[test]
-#[ignore = "1.3 M triangles: minutes in the debug profile; run with --release -- --ignored"]
 fn dense_sphere() {
     assert_all_pass(&slice_and_check("dense_sphere", |_| {}));
 }
