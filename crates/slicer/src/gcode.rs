@@ -200,7 +200,7 @@ impl<'a> Writer<'a> {
             if len < 1e-6 {
                 continue;
             }
-            let area = if path.role == Role::BridgeInfill {
+            let area = if matches!(path.role, Role::BridgeInfill | Role::OverhangPerimeter) {
                 // Bridges hang as round threads the nozzle's size.
                 std::f64::consts::PI * (w as f64 / 2.0).powi(2)
             } else {
@@ -234,7 +234,7 @@ impl<'a> Writer<'a> {
             Role::InternalInfill => s.infill,
             Role::SolidInfill => s.solid_infill,
             Role::TopSolidInfill => s.top_solid_infill,
-            Role::BridgeInfill => s.bridge,
+            Role::BridgeInfill | Role::OverhangPerimeter => s.bridge,
             Role::Skirt | Role::Brim => s.skirt,
             Role::Support | Role::SupportInterface => s.support,
         };

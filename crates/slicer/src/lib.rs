@@ -327,7 +327,10 @@ pub fn slice(plate: &Plate, profile: &Profile, control: &SliceControl) -> Result
                     })
                     .collect();
                 let support = plan::support_paths(&support_regions[i], profile, spec);
-                plan::object_layer(&walled[i], fills, support, profile, spec, seam_ref)
+                // Walls beyond the layer below (grown by half a bead) hang in the air.
+                let below = (i > 0 && !outlines[i - 1].is_empty())
+                    .then(|| index::RegionIndex::new(&geom::offset(&outlines[i - 1], spec.bead.width / 2.0), 2.0));
+                plan::object_layer(&walled[i], fills, support, profile, spec, seam_ref, below.as_ref())
             })
             .collect();
         if cancelled() {

@@ -9,6 +9,7 @@ use glam::DVec2;
 use rayon::prelude::*;
 
 use crate::geom::{self, Island, Polygon, Polygons};
+use crate::index::RegionIndex;
 use crate::infill;
 use crate::settings::{InfillPattern, Profile, SeamPosition, SolidPattern};
 use crate::toolpath::{ExtrusionPath, IslandPaths, ObjectLayer, Role};
@@ -246,19 +247,71 @@ pub fn island_paths(
     profile: &Profile,
     spec: &LayerSpec,
     seam_ref: DVec2,
+    below: Option<&RegionIndex>,
 ) -> IslandPaths {
-    let mut perimeters: Vec<ExtrusionPath> = walled
-        .loops
-        .iter()
-        .rev()
-        .map(|(poly, role)| {
-            let mut p = ExtrusionPath::new(*role, poly.clone(), spec.bead.width, true);
-            place_seam(&mut p, profile.quality.seam, seam_ref);
-            p
-        })
-        .collect();
-    perimeters.retain(|p| p.length() > spec.bead.width);
+    let mut perimeters: Vec<ExtrusionPath> = Vec::new();
+    for (poly, role) in walled.loops.iter().rev() {
+        let mut p = ExtrusionPath::new(*role, poly.clone(), spec.bead.width, true);
+        if p.length() <= spec.bead.width {
+            continue;
+        }
+        place_seam(&mut p, profile.quality.seam, seam_ref);
+        match below {
+            Some(below) => perimeters.extend(split_overhangs(p, below, spec.bead.width)),
+            None => perimeters.push(p),
+        }
+    }
     IslandPaths { perimeters, fills, boundary: walled.island.to_polygons() }
+}
+
+/// Splits a wall loop where it leaves the layer below (`below` is that layer grown by half a bead): the parts
+/// over air become open [`Role::OverhangPerimeter`] paths, printed in the same order without a travel.
+pub fn split_overhangs(path: ExtrusionPath, below: &RegionIndex, width: f64) -> Vec<ExtrusionPath> {
+    // Subdivide long segments so a wall half over air is classified piece by piece.
+    let n = path.points.len();
+    let mut pts: Vec<DVec2> = Vec::with_capacity(n + 1);
+    let step = width * 2.0;
+    for i in 0..n {
+        let (a, b) = (path.points[i], path.points[(i + 1) % n]);
+        let pieces = (a.distance(b) / step).ceil().max(1.0) as usize;
+        for k in 0..pieces {
+            pts.push(a + (b - a) * (k as f64 / pieces as f64));
+        }
+    }
+    pts.push(path.points[0]);
+    let supported: Vec<bool> = pts.windows(2).map(|w| below.contains((w[0] + w[1]) * 0.5)).collect();
+    if supported.iter().all(|s| *s) {
+        return vec![path];
+    }
+    // Runs of equal support; runs over air shorter than a bead are noise from the layer outline's tolerance.
+    let mut runs: Vec<(bool, usize, usize)> = Vec::new();
+    for (i, &s) in supported.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if r.0 == s => r.2 = i + 1,
+            _ => runs.push((s, i, i + 1)),
+        }
+    }
+    let seg_len = |from: usize, to: usize| pts[from..=to].windows(2).map(|w| w[0].distance(w[1])).sum::<f64>();
+    for r in runs.iter_mut() {
+        if !r.0 && seg_len(r.1, r.2) < width {
+            r.0 = true;
+        }
+    }
+    let mut merged: Vec<(bool, usize, usize)> = Vec::new();
+    for r in runs {
+        match merged.last_mut() {
+            Some(m) if m.0 == r.0 => m.2 = r.2,
+            _ => merged.push(r),
+        }
+    }
+    let w = path.widths.first().copied().unwrap_or(width as f32) as f64;
+    merged
+        .into_iter()
+        .map(|(ok, from, to)| {
+            let role = if ok { path.role } else { Role::OverhangPerimeter };
+            ExtrusionPath::new(role, pts[from..=to].to_vec(), w, false)
+        })
+        .collect()
 }
 
 /// Support regions for one object: the base (sparse) and interface (dense) areas per layer.
@@ -388,7 +441,9 @@ pub fn object_layer(
     profile: &Profile,
     spec: &LayerSpec,
     seam_ref: DVec2,
+    below: Option<&RegionIndex>,
 ) -> ObjectLayer {
-    let islands = walled.islands.iter().zip(fills).map(|(w, f)| island_paths(w, f, profile, spec, seam_ref)).collect();
+    let islands =
+        walled.islands.iter().zip(fills).map(|(w, f)| island_paths(w, f, profile, spec, seam_ref, below)).collect();
     ObjectLayer { islands, support }
 }

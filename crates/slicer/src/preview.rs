@@ -102,6 +102,7 @@ pub fn role_colour(role: Role) -> [u8; 3] {
     match role {
         Role::ExternalPerimeter => [255, 125, 56],
         Role::Perimeter => [255, 230, 77],
+        Role::OverhangPerimeter => [0, 0, 255],
         Role::InternalInfill => [176, 48, 41],
         Role::SolidInfill => [150, 84, 204],
         Role::TopSolidInfill => [240, 64, 64],

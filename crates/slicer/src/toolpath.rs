@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum Role {
     ExternalPerimeter,
     Perimeter,
+    /// Wall over air: printed slowly with round (bridge) beads.
+    OverhangPerimeter,
     InternalInfill,
     SolidInfill,
     TopSolidInfill,
@@ -23,9 +25,10 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order preview legends list them.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::ExternalPerimeter,
         Role::Perimeter,
+        Role::OverhangPerimeter,
         Role::InternalInfill,
         Role::SolidInfill,
         Role::TopSolidInfill,
@@ -41,6 +44,7 @@ impl Role {
         match self {
             Role::ExternalPerimeter => "External perimeter",
             Role::Perimeter => "Perimeter",
+            Role::OverhangPerimeter => "Overhang perimeter",
             Role::InternalInfill => "Internal infill",
             Role::SolidInfill => "Solid infill",
             Role::TopSolidInfill => "Top solid infill",
@@ -59,7 +63,7 @@ impl Role {
 
     /// Walls of the part, whose order and seams matter.
     pub fn is_perimeter(self) -> bool {
-        matches!(self, Role::ExternalPerimeter | Role::Perimeter)
+        matches!(self, Role::ExternalPerimeter | Role::Perimeter | Role::OverhangPerimeter)
     }
 }
 
