@@ -2,12 +2,19 @@
 //!
 //! Map:
 //! - [`status`]: the state and readings every driver reports ([`PrinterStatus`], [`PrinterState`]).
-//! - [`sim`]: a simulated printer with a thermal model and print jobs, used by the demo farm and tests.
-//!
-//! The driver interface (USB serial Marlin, OctoPrint, Moonraker) and discovery arrive with issue #5.
+//! - [`driver`]: the [`PrinterDriver`] trait every backend implements, and [`DriverError`].
+//! - [`marlin`]: Marlin/RepRap printers; [`marlin::protocol`] is the line protocol that the driver
+//!   and the simulator share.
+//! - [`sim`]: the demo farm's simulated printer, and [`sim::marlin`], a Marlin board simulated at the
+//!   protocol level (in-process or behind a pseudo-terminal) with fault injection.
+//! - [`pty`]: pseudo-terminals with an async master side, for the simulator.
 
+pub mod driver;
+pub mod marlin;
+pub mod pty;
 pub mod sim;
 pub mod status;
 
+pub use driver::{DriverError, PrinterDriver, RemoteFile};
 pub use sim::SimulatedPrinter;
-pub use status::{PrinterState, PrinterStatus, Temperature};
+pub use status::{ByteProgress, FirmwareInfo, Position, PrinterState, PrinterStatus, Temperature};
