@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod mesh_tools;
+mod printer_tools;
 
 use crate::config::{Config, Overrides};
 use crate::db::Db;
@@ -54,6 +55,10 @@ pub enum Command {
 pub enum PrintersCommand {
     /// List configured printers.
     List,
+    /// Look for printers: USB serial ports (probed with M115) and mDNS (OctoPrint, Moonraker, HTTP).
+    Discover(printer_tools::DiscoverArgs),
+    /// Stream a G-code file to a Marlin printer on a serial port or raw TCP, with a progress bar.
+    Print(printer_tools::PrintArgs),
 }
 
 /// Arguments of a subcommand that is not in this build yet.
@@ -108,6 +113,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Command::Printers(PrintersCommand::Discover(args)) => printer_tools::discover(&runtime, args),
+        Command::Printers(PrintersCommand::Print(args)) => printer_tools::print(&runtime, args),
         Command::Mesh(command) => mesh_tools::run(command),
         Command::Slice(_) => not_yet("slice", 4),
         Command::Generate(_) => not_yet("generate", 7),
