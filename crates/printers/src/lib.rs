@@ -8,6 +8,7 @@
 //! - [`discover`]: serial ports on known printer USB bridges (probed with `M115`) and OctoPrint,
 //!   Moonraker and HTTP services announced over mDNS.
 //! - [`octoprint`]: printers behind OctoPrint, over its REST API.
+//! - [`moonraker`]: Klipper printers behind Moonraker, over its JSON-RPC websocket and HTTP upload.
 //! - [`sim`]: the demo farm's simulated printer, and [`sim::marlin`], a Marlin board simulated at the
 //!   protocol level (in-process or behind a pseudo-terminal) with fault injection.
 //! - [`pty`]: pseudo-terminals with an async master side, for the simulator.
@@ -15,6 +16,7 @@
 pub mod discover;
 pub mod driver;
 pub mod marlin;
+pub mod moonraker;
 pub mod octoprint;
 pub mod pty;
 pub mod sim;
