@@ -98,6 +98,11 @@ fn printers_print_streams_a_file_and_fails_with_the_printers_error() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the print failed: Thermal Runaway, system stopped! Heater_ID: 0"), "{err}");
+
+    let out = Command::new(BIN).args(["printers", "print"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a printer must be named");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--port") && err.contains("--octoprint") && err.contains("--moonraker"), "{err}");
 }
 
 #[test]

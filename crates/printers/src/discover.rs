@@ -198,6 +198,52 @@ impl NetworkCandidate {
     }
 }
 
+/// Asks `base` (e.g. `http://10.0.0.7` or `http://10.0.0.7:7125`) what it is, for printers that
+/// do not announce themselves: OctoPrint and PrusaLink answer `GET /api/version` (OctoPrint even
+/// without a key, as a 403 with its own error), Moonraker answers `GET /server/info`.
+pub async fn probe_http(base: &str, timeout: Duration) -> Option<NetworkCandidate> {
+    let base = base.trim_end_matches('/');
+    let http = reqwest::Client::builder().timeout(timeout).build().ok()?;
+    let url = reqwest::Url::parse(base).ok()?;
+    let candidate = |kind, name: String, version: Option<String>| NetworkCandidate {
+        kind,
+        name,
+        host: url.host_str().unwrap_or_default().to_string(),
+        addresses: url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok()).into_iter().collect(),
+        port: url.port_or_known_default().unwrap_or(80),
+        path: Some(url.path().to_string()),
+        version,
+        uuid: None,
+        txt: BTreeMap::new(),
+    };
+    if let Ok(r) = http.get(format!("{base}/server/info")).send().await {
+        if let Ok(v) = r.json::<serde_json::Value>().await {
+            if let Some(version) = v["result"]["moonraker_version"].as_str() {
+                return Some(candidate(ServiceKind::Moonraker, format!("Moonraker at {base}"), Some(version.into())));
+            }
+        }
+    }
+    let r = http.get(format!("{base}/api/version")).send().await.ok()?;
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap_or_default();
+    let text = v["text"].as_str().unwrap_or_default();
+    if text.starts_with("OctoPrint") {
+        return Some(candidate(
+            ServiceKind::OctoPrint,
+            format!("{text} at {base}"),
+            v["server"].as_str().map(Into::into),
+        ));
+    }
+    if status == reqwest::StatusCode::FORBIDDEN && v.get("error").is_some() {
+        // OctoPrint without a key: it says so in its own JSON error.
+        return Some(candidate(ServiceKind::OctoPrint, format!("OctoPrint at {base} (needs an API key)"), None));
+    }
+    if !text.is_empty() {
+        return Some(candidate(ServiceKind::Http, format!("{text} at {base}"), v["server"].as_str().map(Into::into)));
+    }
+    None
+}
+
 /// Which interfaces mDNS uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MdnsScope {

@@ -306,6 +306,11 @@ async fn upload_print_pause_resume_cancel_against_real_moonraker() {
     let klippy = Arc::new(Mutex::new(Klippy::new(dir.path().join("pd/gcodes"))));
     let moonraker = start_moonraker(klippy.clone(), dir).await;
 
+    // Found by probing, as a printer without mDNS would be.
+    let probed = printers::discover::probe_http(&moonraker.base, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(probed.kind, printers::discover::ServiceKind::Moonraker);
+    assert!(probed.version.unwrap_or_default().contains("0.11.0"));
+
     let driver = MoonrakerDriver::new(&moonraker.base, MoonrakerOptions::default()).unwrap();
     let mut rx = driver.status();
     driver.connect().await.unwrap();

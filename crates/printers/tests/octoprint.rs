@@ -120,6 +120,10 @@ async fn upload_print_pause_resume_cancel_against_real_octoprint() {
     let bad = OctoPrintDriver::new(&octo.base, "WRONGKEY", options.clone()).unwrap();
     assert!(matches!(bad.connect().await, Err(DriverError::Refused(m)) if m.contains("API key")));
 
+    // Found by probing, as a printer without mDNS would be.
+    let probed = printers::discover::probe_http(&octo.base, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(probed.kind, printers::discover::ServiceKind::OctoPrint);
+
     let driver = OctoPrintDriver::new(&octo.base, KEY, options).unwrap();
     let mut rx = driver.status();
     driver.connect().await.unwrap();

@@ -57,7 +57,8 @@ pub enum PrintersCommand {
     List,
     /// Look for printers: USB serial ports (probed with M115) and mDNS (OctoPrint, Moonraker, HTTP).
     Discover(printer_tools::DiscoverArgs),
-    /// Stream a G-code file to a Marlin printer on a serial port or raw TCP, with a progress bar.
+    /// Print a G-code file with a progress bar: Marlin on a serial port or raw TCP (the host streams
+    /// it), or through OctoPrint or Moonraker (uploaded, then started).
     Print(printer_tools::PrintArgs),
 }
 

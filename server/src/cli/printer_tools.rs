@@ -8,6 +8,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use printers::discover::{self, ServiceKind};
 use printers::marlin::{MarlinDriver, MarlinOptions};
+use printers::moonraker::{MoonrakerDriver, MoonrakerOptions};
+use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
 use printers::{PrinterDriver, PrinterState};
 
 /// Baud rates printers commonly use, in the order discovery tries them.
@@ -24,12 +26,17 @@ pub struct DiscoverArgs {
     /// List serial ports without opening them (no M115 probe).
     #[arg(long)]
     no_probe: bool,
+    /// Also ask these hosts what they are (`/api/version`, `/server/info`), for printers without
+    /// mDNS, e.g. --host http://10.0.0.7 --host http://10.0.0.8:7125.
+    #[arg(long, value_name = "URL")]
+    host: Vec<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("printer").required(true).args(["port", "tcp", "octoprint", "moonraker"])))]
 pub struct PrintArgs {
     /// A serial port with a Marlin/RepRap printer, e.g. /dev/ttyUSB0.
-    #[arg(long, value_name = "DEVICE", conflicts_with = "tcp", required_unless_present = "tcp")]
+    #[arg(long, value_name = "DEVICE")]
     port: Option<String>,
     /// Baud rate for --port.
     #[arg(long, default_value_t = 115_200)]
@@ -37,6 +44,15 @@ pub struct PrintArgs {
     /// A printer that takes G-code over raw TCP (ESP3D, ser2net), as HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]
     tcp: Option<String>,
+    /// An OctoPrint instance, e.g. http://octopi.local (needs --api-key).
+    #[arg(long, value_name = "URL", requires = "api_key")]
+    octoprint: Option<String>,
+    /// OctoPrint's API key (also PRINTFARM_OCTOPRINT_API_KEY).
+    #[arg(long, value_name = "KEY", env = "PRINTFARM_OCTOPRINT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// A Moonraker (Klipper) instance, e.g. http://voron.local:7125.
+    #[arg(long, value_name = "URL")]
+    moonraker: Option<String>,
     /// The G-code file to print.
     file: PathBuf,
 }
@@ -50,7 +66,7 @@ pub fn discover(runtime: &tokio::runtime::Runtime, args: DiscoverArgs) -> anyhow
             }
         }
         let kinds = [ServiceKind::OctoPrint, ServiceKind::Moonraker, ServiceKind::Http];
-        let services =
+        let mut services =
             match discover::browse_mdns(&kinds, Duration::from_millis(args.mdns_ms), discover::MdnsScope::Lan).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -58,6 +74,12 @@ pub fn discover(runtime: &tokio::runtime::Runtime, args: DiscoverArgs) -> anyhow
                     Vec::new()
                 }
             };
+        for host in &args.host {
+            match discover::probe_http(host, Duration::from_secs(5)).await {
+                Some(found) => services.push(found),
+                None => eprintln!("warning: {host} is neither OctoPrint, Moonraker nor PrusaLink"),
+            }
+        }
         if args.json {
             let doc = serde_json::json!({ "serial": ports, "network": services });
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -86,13 +108,19 @@ pub fn discover(runtime: &tokio::runtime::Runtime, args: DiscoverArgs) -> anyhow
 }
 
 pub fn print(runtime: &tokio::runtime::Runtime, args: PrintArgs) -> anyhow::Result<()> {
-    let options = MarlinOptions::default();
-    let driver = match (&args.port, &args.tcp) {
-        (Some(port), _) => MarlinDriver::serial(port.clone(), args.baud, options),
-        (None, Some(addr)) => MarlinDriver::tcp(addr.clone(), options),
-        (None, None) => bail!("say where the printer is: --port DEVICE or --tcp HOST:PORT"),
-    };
     runtime.block_on(async {
+        let driver: Box<dyn PrinterDriver> = if let Some(port) = &args.port {
+            Box::new(MarlinDriver::serial(port.clone(), args.baud, MarlinOptions::default()))
+        } else if let Some(addr) = &args.tcp {
+            Box::new(MarlinDriver::tcp(addr.clone(), MarlinOptions::default()))
+        } else if let Some(url) = &args.octoprint {
+            let key = args.api_key.as_deref().context("--octoprint needs --api-key")?;
+            Box::new(OctoPrintDriver::new(url, key, OctoPrintOptions::default())?)
+        } else if let Some(url) = &args.moonraker {
+            Box::new(MoonrakerDriver::new(url, MoonrakerOptions::default())?)
+        } else {
+            bail!("say where the printer is: --port, --tcp, --octoprint or --moonraker");
+        };
         let mut status = driver.status();
         driver.connect().await?;
         let ready = tokio::time::timeout(
@@ -115,18 +143,31 @@ pub fn print(runtime: &tokio::runtime::Runtime, args: PrintArgs) -> anyhow::Resu
             indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {bytes}/{total_bytes} {msg}")
                 .context("progress bar template")?,
         );
+        // Network printers report the start on their next update, so "idle" only means "done"
+        // once the job has been seen running.
+        let mut started = false;
         let outcome = loop {
             tokio::select! {
                 changed = status.changed() => {
                     changed.context("the driver stopped")?;
                     let s = status.borrow_and_update().clone();
                     if let Some(b) = s.bytes {
+                        bar.set_length(b.total);
                         bar.set_position(b.done);
                     }
-                    bar.set_message(format!("{:.0}/{:.0} °C  bed {:.0}/{:.0} °C", s.hotend.actual, s.hotend.target, s.bed.actual, s.bed.target));
+                    bar.set_message(format!(
+                        "{:.0}/{:.0} °C  bed {:.0}/{:.0} °C",
+                        s.hotend.actual, s.hotend.target, s.bed.actual, s.bed.target
+                    ));
+                    started |= s.state.is_busy();
                     match s.state {
                         PrinterState::Error => break Err(s.message.unwrap_or_else(|| "unknown printer error".into())),
-                        PrinterState::Idle => break Ok(s.message.unwrap_or_default()),
+                        PrinterState::Idle if started && s.progress == Some(1.0) => {
+                            break Ok(s.message.unwrap_or_else(|| format!("Finished {}", file.name)))
+                        }
+                        PrinterState::Idle if started => {
+                            break Err(s.message.unwrap_or_else(|| "the job stopped before the end".into()))
+                        }
                         _ => {}
                     }
                 }
