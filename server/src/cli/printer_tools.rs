@@ -77,7 +77,7 @@ pub fn discover(runtime: &tokio::runtime::Runtime, args: DiscoverArgs) -> anyhow
         for host in &args.host {
             match discover::probe_http(host, Duration::from_secs(5)).await {
                 Some(found) => services.push(found),
-                None => eprintln!("warning: {host} is neither OctoPrint, Moonraker nor PrusaLink"),
+                None => eprintln!("warning: no OctoPrint, Moonraker or PrusaLink answered at {host}"),
             }
         }
         if args.json {
