@@ -1,5 +1,5 @@
-//! The Moonraker driver against a real Moonraker 0.11.0 (from PyPI, in `$PRINTFARM_PEERS_VENV`) on
-//! 127.0.0.1. Moonraker needs Klipper's API socket to print; this test provides a small stand-in
+//! The Moonraker driver against a real Moonraker 0.11.0 (from PyPI, installed by `scripts/setup`
+//! into `$PRINTFARM_PEERS_DIR/moonraker`) on 127.0.0.1. Moonraker needs Klipper's API socket to print; this test provides a small stand-in
 //! for it (JSON objects terminated by 0x03) that keeps `print_stats`, `virtual_sdcard` and the
 //! heaters, runs SDCARD_PRINT_FILE jobs on a clock, and pushes status diffs to subscribers.
 
@@ -18,10 +18,12 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Progress per 100 ms tick of the stand-in's clock: a job takes about 4 s.
 const STEP: f64 = 0.025;
 
+/// The venv scripts/setup installs this peer into.
 fn venv() -> PathBuf {
-    std::env::var_os("PRINTFARM_PEERS_VENV")
+    let dir = std::env::var_os("PRINTFARM_PEERS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers-venv"))
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers"));
+    dir.join("moonraker")
 }
 
 /// The stand-in's printer objects and the one subscription Moonraker holds.
@@ -236,7 +238,7 @@ async fn start_moonraker(klippy: Arc<Mutex<Klippy>>, dir: tempfile::TempDir) -> 
     assert!(
         bin.exists(),
         "Moonraker is not installed at {}: run scripts/setup (it installs moonraker==0.11.0 from PyPI), \
-         or point PRINTFARM_PEERS_VENV at a venv that has it",
+         or point PRINTFARM_PEERS_DIR at a directory with a moonraker/ venv that has it",
         bin.display()
     );
     let data = dir.path().join("pd");

@@ -1,6 +1,6 @@
 //! The OctoPrint driver against a real OctoPrint 1.11.8 (from PyPI, installed by `scripts/setup`
-//! into `$PRINTFARM_PEERS_VENV`, default `~/.cache/printfarm/peers-venv`) with its bundled Virtual
-//! Printer, on 127.0.0.1 with every plugin that phones out switched off.
+//! into `$PRINTFARM_PEERS_DIR/octoprint`, default `~/.cache/printfarm/peers/octoprint`) with its
+//! bundled Virtual Printer, on 127.0.0.1 with every plugin that phones out switched off.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,10 +26,12 @@ impl Drop for OctoPrint {
     }
 }
 
+/// The venv scripts/setup installs this peer into.
 fn venv() -> PathBuf {
-    std::env::var_os("PRINTFARM_PEERS_VENV")
+    let dir = std::env::var_os("PRINTFARM_PEERS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers-venv"))
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers"));
+    dir.join("octoprint")
 }
 
 async fn start_octoprint() -> OctoPrint {
@@ -37,7 +39,7 @@ async fn start_octoprint() -> OctoPrint {
     assert!(
         bin.exists(),
         "OctoPrint is not installed at {}: run scripts/setup (it installs octoprint==1.11.8 from PyPI), \
-         or point PRINTFARM_PEERS_VENV at a venv that has it",
+         or point PRINTFARM_PEERS_DIR at a directory with a octoprint/ venv that has it",
         bin.display()
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
