@@ -47,6 +47,9 @@ pub struct MarlinOptions {
     /// Without an `ok` or `busy:` for this long, the driver assumes the `ok` was lost and sends on.
     /// OctoPrint waits 30 s; Marlin's keepalive prints `busy:` every 2 s while a command blocks.
     pub ok_timeout: Duration,
+    /// Marlin's keepalive interval (`HOST_KEEPALIVE_FEATURE`, 2 s unless `M113` changed it): while a
+    /// blocking command (G28, M109, G4…) is unanswered the watchdog waits this much longer.
+    pub busy_interval: Duration,
     /// How long the printer has to answer `M110` after the link opens (a DTR reset takes ~2 s).
     pub handshake_timeout: Duration,
     pub hello_interval: Duration,
@@ -65,6 +68,7 @@ impl Default for MarlinOptions {
     fn default() -> Self {
         Self {
             ok_timeout: Duration::from_millis(1500),
+            busy_interval: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(10),
             hello_interval: Duration::from_millis(1000),
             reconnect_interval: Duration::from_secs(1),

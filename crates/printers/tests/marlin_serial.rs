@@ -297,3 +297,46 @@ async fn any_link_works_through_a_connector() {
     driver.send_gcode(&["M104 S215".into()]).await.unwrap();
     wait(&mut rx, "the new target to be reported", |s| s.hotend.target == 215.0).await;
 }
+
+#[tokio::test]
+async fn long_blocking_commands_are_not_mistaken_for_lost_oks() {
+    // Real time: a 4 s dwell and heating answer only when done, with `busy:` every 2 s meanwhile.
+    let sim = MarlinSim::new(SimConfig { speedup: 1.0, ..SimConfig::default() }, Faults::default());
+    let dir = tempfile::tempdir().unwrap();
+    let moves: Vec<String> = (0..20).map(|i| format!("G1 X{i}.5 F30000")).collect();
+    let path = dir.path().join("dwell.gcode");
+    std::fs::write(&path, format!("G4 P4000\n{}\n", moves.join("\n"))).unwrap();
+    let pty = sim.serve_pty().unwrap();
+    let driver = MarlinDriver::serial(pty.path.display().to_string(), 250_000, fast_options());
+    let mut rx = driver.status();
+    driver.connect().await.unwrap();
+    wait(&mut rx, "idle", |s| s.state == PrinterState::Idle).await;
+    let name = driver.upload(&path).await.unwrap().name;
+    driver.start(&name).await.unwrap();
+    let end = wait(&mut rx, "the end of the job", |s| {
+        s.state != PrinterState::Printing && s.state != PrinterState::Finishing
+    })
+    .await;
+    assert_eq!(end.state, PrinterState::Idle, "{end:?}");
+    assert_eq!(driver.stats().lost_oks, 0, "{:?}", driver.stats());
+    assert_eq!(from_file(&sim, &moves), moves);
+}
+
+#[tokio::test]
+async fn without_autoreport_temperatures_are_polled() {
+    let sim = MarlinSim::new(
+        SimConfig { speedup: f64::INFINITY, autoreport_temp: false, ..SimConfig::default() },
+        Faults::default(),
+    );
+    let pty = sim.serve_pty().unwrap();
+    let driver = MarlinDriver::serial(pty.path.display().to_string(), 250_000, fast_options());
+    let mut rx = driver.status();
+    driver.connect().await.unwrap();
+    wait(&mut rx, "idle", |s| s.state == PrinterState::Idle).await;
+    driver.send_gcode(&["M140 S55".into()]).await.unwrap();
+    wait(&mut rx, "the polled bed target", |s| s.bed.target == 55.0).await;
+    let log = sim.executed();
+    assert!(log.iter().any(|c| c == "M105"), "{log:?}");
+    assert!(!log.iter().any(|c| c.starts_with("M155")), "{log:?}");
+    assert!(!rx.borrow().firmware.as_ref().unwrap().has("AUTOREPORT_TEMP"));
+}

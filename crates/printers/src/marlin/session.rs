@@ -21,6 +21,11 @@ use crate::{ByteProgress, DriverError, FirmwareInfo, Position, PrinterState, Pri
 const HISTORY: usize = 512;
 /// Watchdog firings in a row, with nothing at all heard from the printer, after which it is gone.
 const SILENT_FIRINGS_FOR_DEAD: u32 = 5;
+/// Commands that answer only when they finish, which can take much longer than an `ok` normally does.
+const BLOCKING: &[&str] = &[
+    "G4", "G28", "G29", "G33", "G34", "G76", "M0", "M1", "M48", "M109", "M116", "M190", "M191", "M226", "M303", "M400",
+    "M600",
+];
 /// Job progress is published at most this often, so streaming is not slowed by status traffic.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
@@ -297,10 +302,10 @@ impl<'a, S: AsyncRead + AsyncWrite> Session<'a, S> {
                 framed
             };
             self.send_ptr += 1;
-            if self.inflight == 0 {
-                self.watchdog = Some(Instant::now() + self.opts.ok_timeout);
-            }
             self.inflight += 1;
+            if self.inflight == 1 {
+                self.watchdog = Some(Instant::now() + self.watchdog_timeout());
+            }
             self.write_raw(&line).await?;
             self.stats.send_modify(|s| s.lines_sent += 1);
         }
@@ -514,7 +519,26 @@ impl<'a, S: AsyncRead + AsyncWrite> Session<'a, S> {
 
     fn rearm_watchdog(&mut self) {
         self.silent_firings = 0;
-        self.watchdog = (self.inflight > 0).then(|| Instant::now() + self.opts.ok_timeout);
+        self.watchdog = (self.inflight > 0).then(|| Instant::now() + self.watchdog_timeout());
+    }
+
+    /// How long to wait for the next `ok` or `busy:`. A command that blocks (homing, heating, a
+    /// dwell) answers only when done, and Marlin's first keepalive comes `busy_interval` after it
+    /// starts; without this margin every such command would look like a lost `ok`, and each false
+    /// alarm puts one more line in flight for the rest of the print.
+    fn watchdog_timeout(&self) -> Duration {
+        let first_unanswered = self.send_ptr.saturating_sub(self.inflight);
+        let blocking = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|(n, _)| *n >= first_unanswered)
+            .any(|(n, cmd)| *n < self.send_ptr && BLOCKING.contains(&command_word(cmd).as_str()));
+        if blocking {
+            self.opts.ok_timeout + self.opts.busy_interval
+        } else {
+            self.opts.ok_timeout
+        }
     }
 
     fn on_watchdog(&mut self) -> std::io::Result<()> {
@@ -533,7 +557,7 @@ impl<'a, S: AsyncRead + AsyncWrite> Session<'a, S> {
             self.stats.send_modify(|s| s.lost_oks += 1);
             self.check_job_end();
         }
-        self.watchdog = (self.inflight > 0).then(|| Instant::now() + self.opts.ok_timeout);
+        self.watchdog = (self.inflight > 0).then(|| Instant::now() + self.watchdog_timeout());
         Ok(())
     }
 
