@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use app::api::FarmDirectory;
 use app::wire::{FarmEvent, PrinterStateView, PrinterView, TempView};
-use printers::{PrinterState, PrinterStatus, SimulatedPrinter, Temperature};
+use printers::marlin::{MarlinDriver, MarlinOptions};
+use printers::moonraker::{MoonrakerDriver, MoonrakerOptions};
+use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
+use printers::{PrinterDriver, PrinterState, PrinterStatus, SimulatedPrinter, Temperature};
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
@@ -68,12 +71,18 @@ impl Farm {
                 "simulated" => {
                     tasks.spawn(run_simulated(farm, record, index as u64, demo.speed, shutdown));
                 }
-                other => {
-                    // Real drivers arrive with issue #5; say so on the card rather than pretending.
-                    let mut status = PrinterStatus::disconnected();
-                    status.message = Some(format!("The {other} driver is not available in this build yet"));
-                    farm.publish(&record, &status);
-                }
+                _ => match open_driver(&record) {
+                    Ok(driver) => {
+                        tasks.spawn(run_driver(farm, record, driver, shutdown));
+                    }
+                    Err(why) => {
+                        // A bad connection setting is shown on the card rather than stopping the farm.
+                        let mut status = PrinterStatus::disconnected();
+                        status.state = PrinterState::Error;
+                        status.message = Some(why);
+                        farm.publish(&record, &status);
+                    }
+                },
             }
         }
         tracing::info!(printers = farm.len(), "farm started");
@@ -161,6 +170,69 @@ async fn run_simulated(farm: Farm, record: PrinterRecord, seed: u64, speed: f64,
             farm.publish(&record, &shown);
         }
     }
+}
+
+/// The driver for a configured printer, from its `driver` and `connection` columns:
+/// `marlin` takes `{"port": "/dev/ttyACM0", "baud": 115200}` or `{"tcp": "host:port"}`, `octoprint`
+/// `{"url", "api_key"}`, `moonraker` `{"url"}` (and an optional `api_key`).
+fn open_driver(record: &PrinterRecord) -> Result<Box<dyn PrinterDriver>, String> {
+    let c: serde_json::Value = serde_json::from_str(&record.connection)
+        .map_err(|e| format!("the connection setting is not valid JSON: {e}"))?;
+    let text = |key: &str| c.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let missing = |what: &str| format!("the {} driver needs {what} in its connection setting", record.driver);
+    let driver: Box<dyn PrinterDriver> = match record.driver.as_str() {
+        "marlin" => match (text("port"), text("tcp")) {
+            (Some(port), _) => {
+                let baud = c.get("baud").and_then(|b| b.as_u64()).unwrap_or(115_200) as u32;
+                Box::new(MarlinDriver::serial(port, baud, MarlinOptions::default()))
+            }
+            (None, Some(addr)) => Box::new(MarlinDriver::tcp(addr, MarlinOptions::default())),
+            (None, None) => return Err(missing("\"port\" or \"tcp\"")),
+        },
+        "octoprint" => {
+            let url = text("url").ok_or_else(|| missing("\"url\""))?;
+            let key = text("api_key").ok_or_else(|| missing("\"api_key\""))?;
+            Box::new(OctoPrintDriver::new(&url, &key, OctoPrintOptions::default()).map_err(|e| e.to_string())?)
+        }
+        "moonraker" => {
+            let url = text("url").ok_or_else(|| missing("\"url\""))?;
+            let options = MoonrakerOptions { api_key: text("api_key"), ..MoonrakerOptions::default() };
+            Box::new(MoonrakerDriver::new(&url, options).map_err(|e| e.to_string())?)
+        }
+        other => return Err(format!("unknown driver {other:?}")),
+    };
+    Ok(driver)
+}
+
+/// Connects a real printer and forwards every visible status change to the farm until shutdown.
+async fn run_driver(farm: Farm, record: PrinterRecord, driver: Box<dyn PrinterDriver>, shutdown: CancellationToken) {
+    let mut rx = driver.status();
+    if let Err(e) = driver.connect().await {
+        // The card shows the error; the driver's own status carries it too when it has one.
+        let mut status = rx.borrow().clone();
+        status.state = PrinterState::Error;
+        status.message = Some(e.to_string());
+        farm.publish(&record, &status);
+        return;
+    }
+    let mut shown = rx.borrow_and_update().clone();
+    farm.publish(&record, &shown);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let status = rx.borrow_and_update().clone();
+                if status.differs_visibly(&shown) {
+                    shown = status;
+                    farm.publish(&record, &shown);
+                }
+            }
+        }
+    }
+    let _ = driver.disconnect().await;
 }
 
 fn view(record: &PrinterRecord, s: &PrinterStatus) -> PrinterView {

@@ -65,3 +65,51 @@ fn unfinished_commands_and_bad_config_fail_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("printfarm.toml is not valid"), "{err}");
 }
+
+#[test]
+fn printers_print_streams_a_file_and_fails_with_the_printers_error() {
+    use printers::sim::marlin::{Faults, MarlinSim, SimConfig};
+    // The simulators run on this runtime's threads while the CLI runs as a child process.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cube.gcode");
+    let moves: Vec<String> = (0..300).map(|i| format!("G1 X{}.5 Y{}.25 F3000", i % 100, i / 100)).collect();
+    std::fs::write(&file, format!("G28 ; home\n{}\n", moves.join("\n"))).unwrap();
+    let instant = || SimConfig { speedup: f64::INFINITY, ..SimConfig::default() };
+
+    let good = MarlinSim::new(instant(), Faults::default());
+    let pty = good.serve_pty().unwrap();
+    let out = Command::new(BIN)
+        .args(["printers", "print", "--baud", "250000", "--port"])
+        .arg(&pty.path)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Finished cube.gcode"), "{err}");
+    let ran: Vec<String> = good.executed().into_iter().filter(|c| c.starts_with("G1 X")).collect();
+    assert_eq!(ran, moves);
+
+    let bad = MarlinSim::new(instant(), Faults { thermal_runaway_after: [100].into(), ..Faults::default() });
+    let pty = bad.serve_pty().unwrap();
+    let out = Command::new(BIN).args(["printers", "print", "--port"]).arg(&pty.path).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the print failed: Thermal Runaway, system stopped! Heater_ID: 0"), "{err}");
+
+    let out = Command::new(BIN).args(["printers", "print"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a printer must be named");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--port") && err.contains("--octoprint") && err.contains("--moonraker"), "{err}");
+}
+
+#[test]
+fn printers_discover_lists_ports_and_services_as_json() {
+    let out = Command::new(BIN).args(["printers", "discover", "--json", "--mdns-ms", "300"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["serial"].is_array() && doc["network"].is_array(), "{doc}");
+}

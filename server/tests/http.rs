@@ -158,3 +158,49 @@ async fn a_port_in_use_is_a_clear_error() {
     let err = server::http::serve(config, CancellationToken::new()).await.unwrap_err();
     assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
 }
+
+#[tokio::test]
+async fn a_configured_marlin_printer_shows_its_live_status() {
+    use printers::sim::marlin::{Faults, MarlinSim, SimConfig};
+    // A simulated Marlin board on a TCP port, as an ESP3D or ser2net bridge would present one.
+    let sim = MarlinSim::new(SimConfig { speedup: f64::INFINITY, ..SimConfig::default() }, Faults::default());
+    let board = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let board_addr = board.local_addr().unwrap().to_string();
+    let s = sim.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = board.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move { s.serve(sock).await });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = server::db::Db::open(dir.path()).await.unwrap();
+    db.printers()
+        .insert(&server::db::NewPrinter {
+            name: "Bench Marlin".into(),
+            driver: "marlin".into(),
+            connection: serde_json::json!({ "tcp": board_addr }),
+            build_mm: [220.0, 220.0, 250.0],
+            nozzle_mm: 0.4,
+            firmware: "marlin2".into(),
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    db.close().await;
+
+    let server = start(dir.path(), 0).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let printer = loop {
+        let list: Vec<PrinterView> = reqwest::get(server.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
+        assert_eq!(list.len(), 1, "no demo printers next to a configured one");
+        if list[0].state == app::wire::PrinterStateView::Idle {
+            break list[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never became idle: {:?}", list[0]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(printer.driver, "marlin");
+    assert!(sim.executed().iter().any(|c| c == "M115"), "the farm's driver did the handshake");
+    server.stop().await;
+}

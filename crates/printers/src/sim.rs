@@ -1,6 +1,11 @@
 //! A simulated printer: heaters with first-order thermal lag and jobs that heat, print, finish and
 //! cool, on a deterministic pseudo-random schedule. The demo farm runs these when no real printer is
 //! configured; tests run them faster than real time.
+//!
+//! [`marlin`] is the other simulator: a Marlin board speaking the real serial protocol, which the
+//! serial driver's tests and benchmarks talk to.
+
+pub mod marlin;
 
 use std::time::Duration;
 

@@ -29,6 +29,40 @@ pub struct Temperature {
     pub target: f32,
 }
 
+/// Where the toolhead is, in printer coordinates (mm).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Position {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+    pub e: f32,
+}
+
+/// How far through a file the host (or the printer) is, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ByteProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What the firmware says about itself (Marlin `M115`, OctoPrint/Klipper version strings).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FirmwareInfo {
+    /// E.g. `Marlin 2.1.2.4`, `Klipper v0.12.0`, `OctoPrint 1.11.8`.
+    pub name: String,
+    /// Every `KEY:value` field of the firmware line, verbatim (MACHINE_TYPE, EXTRUDER_COUNT, UUID…).
+    pub fields: Vec<(String, String)>,
+    /// Capabilities the firmware reported as on (`Cap:AUTOREPORT_TEMP:1` → `AUTOREPORT_TEMP`).
+    pub capabilities: Vec<String>,
+}
+
+impl FirmwareInfo {
+    /// Whether the firmware reported capability `name` as present; unreported means absent.
+    pub fn has(&self, name: &str) -> bool {
+        self.capabilities.iter().any(|c| c == name)
+    }
+}
+
 /// A snapshot of everything the farm shows about a printer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrinterStatus {
@@ -44,6 +78,16 @@ pub struct PrinterStatus {
     pub remaining_s: Option<u32>,
     /// What the printer is doing or the error it gave, verbatim.
     pub message: Option<String>,
+    /// Bytes of the current file sent (host streaming) or read (printer-side file).
+    #[serde(default)]
+    pub bytes: Option<ByteProgress>,
+    #[serde(default)]
+    pub position: Option<Position>,
+    #[serde(default)]
+    pub firmware: Option<FirmwareInfo>,
+    /// The last error the printer or the connection gave, verbatim; kept after the state leaves `Error`.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl PrinterStatus {
@@ -59,6 +103,10 @@ impl PrinterStatus {
             file: None,
             remaining_s: None,
             message: None,
+            bytes: None,
+            position: None,
+            firmware: None,
+            last_error: None,
         }
     }
 
@@ -70,6 +118,8 @@ impl PrinterStatus {
         self.state != other.state
             || self.file != other.file
             || self.message != other.message
+            || self.last_error != other.last_error
+            || self.firmware != other.firmware
             || self.current_layer != other.current_layer
             || pct(self.progress) != pct(other.progress)
             || temp_moved(self.hotend, other.hotend)

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod mesh_tools;
+mod printer_tools;
 mod slice;
 
 use crate::config::{Config, Overrides};
@@ -55,6 +56,11 @@ pub enum Command {
 pub enum PrintersCommand {
     /// List configured printers.
     List,
+    /// Look for printers: USB serial ports (probed with M115) and mDNS (OctoPrint, Moonraker, HTTP).
+    Discover(printer_tools::DiscoverArgs),
+    /// Print a G-code file with a progress bar: Marlin on a serial port or raw TCP (the host streams
+    /// it), or through OctoPrint or Moonraker (uploaded, then started).
+    Print(printer_tools::PrintArgs),
 }
 
 /// Arguments of a subcommand that is not in this build yet.
@@ -109,6 +115,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Command::Printers(PrintersCommand::Discover(args)) => printer_tools::discover(&runtime, args),
+        Command::Printers(PrintersCommand::Print(args)) => printer_tools::print(&runtime, args),
         Command::Mesh(command) => mesh_tools::run(command),
         Command::Slice(args) => slice::run(args),
         Command::Generate(_) => not_yet("generate", 7),

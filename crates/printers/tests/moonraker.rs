@@ -1,0 +1,357 @@
+//! The Moonraker driver against a real Moonraker 0.11.0 (from PyPI, installed by `scripts/setup`
+//! into `$PRINTFARM_PEERS_DIR/moonraker`) on 127.0.0.1. Moonraker needs Klipper's API socket to print; this test provides a small stand-in
+//! for it (JSON objects terminated by 0x03) that keeps `print_stats`, `virtual_sdcard` and the
+//! heaters, runs SDCARD_PRINT_FILE jobs on a clock, and pushes status diffs to subscribers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use printers::moonraker::{MoonrakerDriver, MoonrakerOptions};
+use printers::{PrinterDriver, PrinterState, PrinterStatus};
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+
+const LIMIT: Duration = Duration::from_secs(60);
+/// Progress per 100 ms tick of the stand-in's clock: a job takes about 4 s.
+const STEP: f64 = 0.025;
+
+/// The venv scripts/setup installs this peer into.
+fn venv() -> PathBuf {
+    let dir = std::env::var_os("PRINTFARM_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers"));
+    dir.join("moonraker")
+}
+
+/// The stand-in's printer objects and the one subscription Moonraker holds.
+struct Klippy {
+    objects: Map<String, Value>,
+    subscribed: Map<String, Value>,
+    gcodes: PathBuf,
+    out: Option<mpsc::UnboundedSender<Value>>,
+    scripts: Vec<String>,
+}
+
+impl Klippy {
+    fn new(gcodes: PathBuf) -> Self {
+        let objects = json!({
+            "webhooks": {"state": "ready", "state_message": "Printer is ready"},
+            "print_stats": {"state": "standby", "filename": "", "message": "", "print_duration": 0.0, "total_duration": 0.0,
+                            "filament_used": 0.0, "info": {"current_layer": null, "total_layer": null}},
+            "virtual_sdcard": {"progress": 0.0, "file_position": 0, "file_size": 0, "is_active": false, "file_path": null},
+            "extruder": {"temperature": 22.0, "target": 0.0, "power": 0.0},
+            "heater_bed": {"temperature": 22.0, "target": 0.0, "power": 0.0},
+            "display_status": {"progress": 0.0, "message": null},
+            "pause_resume": {"is_paused": false},
+            "toolhead": {"homed_axes": "", "position": [0.0, 0.0, 0.0, 0.0]},
+            "configfile": {"config": {"virtual_sdcard": {"path": gcodes.display().to_string()}}},
+        });
+        Self {
+            objects: objects.as_object().unwrap().clone(),
+            subscribed: Map::new(),
+            gcodes,
+            out: None,
+            scripts: Vec::new(),
+        }
+    }
+
+    /// Sets fields and pushes those that a subscriber asked for.
+    fn set(&mut self, obj: &str, fields: Value) {
+        let entry = self.objects.get_mut(obj).and_then(Value::as_object_mut).unwrap();
+        let mut diff = Map::new();
+        for (k, v) in fields.as_object().unwrap() {
+            if entry.get(k) != Some(v) {
+                entry.insert(k.clone(), v.clone());
+                let wanted = match self.subscribed.get(obj) {
+                    Some(Value::Null) => true,
+                    Some(Value::Array(f)) => f.iter().any(|f| f == k),
+                    _ => false,
+                };
+                if wanted {
+                    diff.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let (false, Some(out)) = (diff.is_empty(), &self.out) {
+            let _ = out
+                .send(json!({"method": "process_status_update", "params": {"eventtime": 1.0, "status": {obj: diff}}}));
+        }
+    }
+
+    fn query(&self, wanted: &Map<String, Value>) -> Value {
+        let mut status = Map::new();
+        for (obj, fields) in wanted {
+            let Some(all) = self.objects.get(obj).and_then(Value::as_object) else { continue };
+            let picked: Map<String, Value> = match fields {
+                Value::Array(f) => {
+                    all.iter().filter(|(k, _)| f.iter().any(|x| x == *k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+                }
+                _ => all.clone(),
+            };
+            status.insert(obj.clone(), Value::Object(picked));
+        }
+        json!({"eventtime": 1.0, "status": status})
+    }
+
+    fn handle(&mut self, method: &str, params: &Value) -> Result<Value, String> {
+        let state = |k: &Klippy| k.objects["print_stats"]["state"].as_str().unwrap_or("").to_string();
+        Ok(match method {
+            "info" => json!({"state": "ready", "state_message": "Printer is ready", "hostname": "standin",
+                             "software_version": "v0.12.0-printfarm-standin", "cpu_info": "test",
+                             // Moonraker reserves this path against writes, so it must not be the gcodes root.
+                             "klipper_path": self.gcodes.with_file_name("klipper").display().to_string(), "python_path": "/usr/bin/python3",
+                             "log_file": "/dev/null", "config_file": "/dev/null"}),
+            "list_endpoints" => json!({"endpoints": ["info", "emergency_stop", "objects/list", "objects/query",
+                "objects/subscribe", "gcode/script", "gcode/help", "pause_resume/pause", "pause_resume/resume", "pause_resume/cancel"]}),
+            "objects/list" => json!({"objects": self.objects.keys().collect::<Vec<_>>()}),
+            "objects/query" => self.query(params["objects"].as_object().unwrap()),
+            "objects/subscribe" => {
+                self.subscribed = params["objects"].as_object().cloned().unwrap_or_default();
+                self.query(&self.subscribed.clone())
+            }
+            "gcode/subscribe_output" | "register_remote_method" | "gcode/help" => json!({}),
+            "gcode/script" => {
+                let script = params["script"].as_str().unwrap_or("").to_string();
+                self.scripts.push(script.clone());
+                if let Some(name) = script.strip_prefix("SDCARD_PRINT_FILE FILENAME=") {
+                    let name = name.trim_matches('"').to_string();
+                    let size = std::fs::metadata(self.gcodes.join(&name)).map_err(|e| format!("{name}: {e}"))?.len();
+                    self.set("print_stats", json!({"state": "printing", "filename": name, "print_duration": 0.0, "total_duration": 0.0, "message": ""}));
+                    self.set(
+                        "virtual_sdcard",
+                        json!({"progress": 0.0, "file_position": 0, "file_size": size, "is_active": true}),
+                    );
+                } else if let Some(t) = script.strip_prefix("M104 S") {
+                    self.set("extruder", json!({"target": t.trim().parse::<f64>().unwrap_or(0.0)}));
+                }
+                json!({})
+            }
+            "pause_resume/pause" if state(self) == "printing" => {
+                self.set("print_stats", json!({"state": "paused"}));
+                self.set("virtual_sdcard", json!({"is_active": false}));
+                json!({})
+            }
+            "pause_resume/resume" if state(self) == "paused" => {
+                self.set("print_stats", json!({"state": "printing"}));
+                self.set("virtual_sdcard", json!({"is_active": true}));
+                json!({})
+            }
+            "pause_resume/cancel" => {
+                self.set("print_stats", json!({"state": "cancelled"}));
+                self.set("virtual_sdcard", json!({"is_active": false}));
+                json!({})
+            }
+            "emergency_stop" => {
+                self.set("webhooks", json!({"state": "shutdown", "state_message": "Shutdown due to webhooks request"}));
+                json!({})
+            }
+            other => return Err(format!("{other} is not available in this state")),
+        })
+    }
+
+    /// One 100 ms tick of the print clock.
+    fn tick(&mut self) {
+        let state = self.objects["print_stats"]["state"].as_str().unwrap_or("").to_string();
+        let total = self.objects["print_stats"]["total_duration"].as_f64().unwrap_or(0.0);
+        match state.as_str() {
+            "printing" => {
+                let p = (self.objects["virtual_sdcard"]["progress"].as_f64().unwrap_or(0.0) + STEP).min(1.0);
+                let size = self.objects["virtual_sdcard"]["file_size"].as_f64().unwrap_or(0.0);
+                let dur = self.objects["print_stats"]["print_duration"].as_f64().unwrap_or(0.0);
+                self.set("virtual_sdcard", json!({"progress": p, "file_position": (p * size) as u64}));
+                self.set("print_stats", json!({"print_duration": dur + 0.1, "total_duration": total + 0.1}));
+                if p >= 1.0 {
+                    self.set("print_stats", json!({"state": "complete"}));
+                    self.set("virtual_sdcard", json!({"is_active": false}));
+                }
+            }
+            // Klipper's total_duration keeps counting while paused; Moonraker relies on it.
+            "paused" => self.set("print_stats", json!({"total_duration": total + 0.1})),
+            _ => {}
+        }
+    }
+}
+
+async fn serve_klippy(socket: &Path, klippy: Arc<Mutex<Klippy>>) {
+    let listener = tokio::net::UnixListener::bind(socket).unwrap();
+    let k = klippy.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            k.lock().unwrap().tick();
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (rd, mut wr) = sock.into_split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+            klippy.lock().unwrap().out = Some(tx.clone());
+            tokio::spawn(async move {
+                while let Some(v) = rx.recv().await {
+                    let mut bytes = serde_json::to_vec(&v).unwrap();
+                    bytes.push(0x03);
+                    if wr.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let klippy = klippy.clone();
+            tokio::spawn(async move {
+                let mut rd = BufReader::new(rd);
+                let mut buf = Vec::new();
+                while rd.read_until(0x03, &mut buf).await.unwrap_or(0) > 0 {
+                    buf.pop();
+                    let Ok(req) = serde_json::from_slice::<Value>(&buf) else { break };
+                    buf.clear();
+                    let answer = klippy.lock().unwrap().handle(req["method"].as_str().unwrap_or(""), &req["params"]);
+                    let reply = match answer {
+                        Ok(result) => json!({"id": req["id"], "result": result}),
+                        Err(message) => {
+                            json!({"id": req["id"], "error": {"error": "WebRequestError", "message": message}})
+                        }
+                    };
+                    let _ = tx.send(reply);
+                }
+            });
+        }
+    });
+}
+
+struct Moonraker {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Moonraker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_moonraker(klippy: Arc<Mutex<Klippy>>, dir: tempfile::TempDir) -> Moonraker {
+    let bin = venv().join("bin/moonraker");
+    assert!(
+        bin.exists(),
+        "Moonraker is not installed at {}: run scripts/setup (it installs moonraker==0.11.0 from PyPI), \
+         or point PRINTFARM_PEERS_DIR at a directory with a moonraker/ venv that has it",
+        bin.display()
+    );
+    let data = dir.path().join("pd");
+    for sub in ["config", "misc", "gcodes", "logs"] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+    }
+    // An empty usb.ids stops Moonraker fetching one from linux-usb.org at startup.
+    std::fs::write(data.join("misc/usb.ids"), "").unwrap();
+    let socket = dir.path().join("klippy_uds");
+    serve_klippy(&socket, klippy).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = data.join("config/moonraker.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[server]\nhost: 127.0.0.1\nport: {port}\nklippy_uds_address: {}\n\n[authorization]\ntrusted_clients:\n  127.0.0.0/8\n\n\
+             [announcements]\nenable_moonlight: False\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("moonraker.out")).unwrap();
+    let child = Command::new(&bin)
+        .arg("-d")
+        .arg(&data)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-n")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let m = Moonraker { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        if let Ok(r) = http.get(format!("{}/server/info", m.base)).send().await {
+            let info: Value = r.json().await.unwrap_or_default();
+            if info["result"]["klippy_state"] == "ready" {
+                break;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let log = std::fs::read_to_string(m._dir.path().join("pd/logs/moonraker.log")).unwrap_or_default();
+            panic!("Moonraker did not report Klippy ready:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    m
+}
+
+async fn wait(
+    rx: &mut watch::Receiver<PrinterStatus>,
+    what: &str,
+    want: impl FnMut(&PrinterStatus) -> bool,
+) -> PrinterStatus {
+    match tokio::time::timeout(LIMIT, printers::driver::wait_for(rx, want)).await {
+        Ok(Some(s)) => s,
+        _ => panic!("timed out waiting for {what}; last status {:?}", *rx.borrow()),
+    }
+}
+
+#[tokio::test]
+async fn upload_print_pause_resume_cancel_against_real_moonraker() {
+    let dir = tempfile::tempdir().unwrap();
+    let klippy = Arc::new(Mutex::new(Klippy::new(dir.path().join("pd/gcodes"))));
+    let moonraker = start_moonraker(klippy.clone(), dir).await;
+
+    // Found by probing, as a printer without mDNS would be.
+    let probed = printers::discover::probe_http(&moonraker.base, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(probed.kind, printers::discover::ServiceKind::Moonraker);
+    assert!(probed.version.unwrap_or_default().contains("0.11.0"));
+
+    let driver = MoonrakerDriver::new(&moonraker.base, MoonrakerOptions::default()).unwrap();
+    let mut rx = driver.status();
+    driver.connect().await.unwrap();
+    let s = wait(&mut rx, "ready", |s| s.state == PrinterState::Idle).await;
+    let name = s.firmware.unwrap().name;
+    assert!(name.starts_with("Moonraker ") && name.contains("0.11.0"), "{name}");
+
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("cube.gcode");
+    std::fs::write(&path, "G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n".repeat(50)).unwrap();
+    let remote = driver.upload(&path).await.unwrap();
+    assert_eq!(remote.name, "printfarm/cube.gcode");
+
+    driver.start(&remote.name).await.unwrap();
+    let s = wait(&mut rx, "printing", |s| s.state == PrinterState::Printing).await;
+    assert_eq!(s.file.as_deref(), Some("printfarm/cube.gcode"));
+    assert_eq!(s.bytes.map(|b| b.total), Some(remote.size));
+    driver.pause().await.unwrap();
+    wait(&mut rx, "paused", |s| s.state == PrinterState::Paused).await;
+    driver.resume().await.unwrap();
+    wait(&mut rx, "printing again", |s| s.state == PrinterState::Printing).await;
+    let s = wait(&mut rx, "complete", |s| s.state == PrinterState::Idle && s.progress == Some(1.0)).await;
+    assert_eq!(s.message.as_deref(), Some("Finished printfarm/cube.gcode"));
+
+    driver.start(&remote.name).await.unwrap();
+    wait(&mut rx, "printing", |s| s.state == PrinterState::Printing).await;
+    driver.cancel().await.unwrap();
+    let s = wait(&mut rx, "cancelled", |s| s.state == PrinterState::Idle).await;
+    assert!(s.message.as_deref().unwrap_or("").starts_with("Cancelled"), "{s:?}");
+
+    driver.send_gcode(&["M104 S215".into()]).await.unwrap();
+    wait(&mut rx, "the new target", |s| s.hotend.target == 215.0).await;
+    assert!(klippy.lock().unwrap().scripts.iter().any(|s| s == "SDCARD_PRINT_FILE FILENAME=\"printfarm/cube.gcode\""));
+
+    // Moonraker recorded both jobs in its history, as it would with Klipper.
+    let history: Value =
+        reqwest::get(format!("{}/server/history/list?limit=5", moonraker.base)).await.unwrap().json().await.unwrap();
+    let statuses: Vec<&str> =
+        history["result"]["jobs"].as_array().unwrap().iter().filter_map(|j| j["status"].as_str()).collect();
+    assert!(statuses.contains(&"completed") && statuses.contains(&"cancelled"), "{history}");
+    driver.disconnect().await.unwrap();
+}
