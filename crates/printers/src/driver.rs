@@ -16,6 +16,16 @@ use crate::PrinterStatus;
 /// A boxed future, so that [`PrinterDriver`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A G-code file as a streamed multipart part named after the file, with its size, for the HTTP hosts'
+/// uploads: the file is read as it is sent, never loaded whole.
+pub(crate) async fn file_part(path: &Path) -> Result<(reqwest::multipart::Part, u64), DriverError> {
+    let file_err = |source| DriverError::File { path: path.display().to_string(), source };
+    let file = tokio::fs::File::open(path).await.map_err(file_err)?;
+    let size = file.metadata().await.map_err(file_err)?.len();
+    let name = path.file_name().map_or_else(|| "upload.gcode".into(), |n| n.to_string_lossy().into_owned());
+    Ok((reqwest::multipart::Part::stream_with_length(file, size).file_name(name), size))
+}
+
 /// What can go wrong when asking a printer to do something.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {

@@ -325,11 +325,7 @@ impl PrinterDriver for MoonrakerDriver {
 
     fn upload<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<RemoteFile, DriverError>> {
         Box::pin(async move {
-            let file_err = |source| DriverError::File { path: path.display().to_string(), source };
-            let file = tokio::fs::File::open(path).await.map_err(file_err)?;
-            let size = file.metadata().await.map_err(file_err)?.len();
-            let name = path.file_name().map_or_else(|| "upload.gcode".into(), |n| n.to_string_lossy().into_owned());
-            let part = reqwest::multipart::Part::stream_with_length(file, size).file_name(name);
+            let (part, size) = crate::driver::file_part(path).await?;
             let form =
                 reqwest::multipart::Form::new().part("file", part).text("root", "gcodes").text("path", UPLOAD_FOLDER);
             let resp = self
