@@ -3,8 +3,10 @@
 //! for it (JSON objects terminated by 0x03) that keeps `print_stats`, `virtual_sdcard` and the
 //! heaters, runs SDCARD_PRINT_FILE jobs on a clock, and pushes status diffs to subscribers.
 
+mod peers;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,14 +19,6 @@ use tokio::sync::{mpsc, watch};
 const LIMIT: Duration = Duration::from_secs(60);
 /// Progress per 100 ms tick of the stand-in's clock: a job takes about 4 s.
 const STEP: f64 = 0.025;
-
-/// The venv scripts/setup installs this peer into.
-fn venv() -> PathBuf {
-    let dir = std::env::var_os("PRINTFARM_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers"));
-    dir.join("moonraker")
-}
 
 /// The stand-in's printer objects and the one subscription Moonraker holds.
 struct Klippy {
@@ -221,26 +215,13 @@ async fn serve_klippy(socket: &Path, klippy: Arc<Mutex<Klippy>>) {
 }
 
 struct Moonraker {
-    child: Child,
+    _process: peers::Process,
     base: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Moonraker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_moonraker(klippy: Arc<Mutex<Klippy>>, dir: tempfile::TempDir) -> Moonraker {
-    let bin = venv().join("bin/moonraker");
-    assert!(
-        bin.exists(),
-        "Moonraker is not installed at {}: run scripts/setup (it installs moonraker==0.11.0 from PyPI), \
-         or point PRINTFARM_PEERS_DIR at a directory with a moonraker/ venv that has it",
-        bin.display()
-    );
+    let bin = peers::installed("Moonraker", "moonraker==0.11.0", "moonraker");
     let data = dir.path().join("pd");
     for sub in ["config", "misc", "gcodes", "logs"] {
         std::fs::create_dir_all(data.join(sub)).unwrap();
@@ -272,7 +253,7 @@ async fn start_moonraker(klippy: Arc<Mutex<Klippy>>, dir: tempfile::TempDir) -> 
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let m = Moonraker { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let m = Moonraker { _process: peers::Process(child), base: format!("http://127.0.0.1:{port}"), _dir: dir };
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {

@@ -2,8 +2,10 @@
 //! into `$PRINTFARM_PEERS_DIR/octoprint`, default `~/.cache/printfarm/peers/octoprint`) with its
 //! bundled Virtual Printer, on 127.0.0.1 with every plugin that phones out switched off.
 
+mod peers;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
@@ -14,34 +16,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 const KEY: &str = "PRINTFARMTESTKEY0123456789ABCDEF";
 
 struct OctoPrint {
-    child: Child,
+    _process: peers::Process,
     base: String,
     dir: tempfile::TempDir,
 }
 
-impl Drop for OctoPrint {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The venv scripts/setup installs this peer into.
-fn venv() -> PathBuf {
-    let dir = std::env::var_os("PRINTFARM_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/printfarm/peers"));
-    dir.join("octoprint")
-}
-
 async fn start_octoprint() -> OctoPrint {
-    let bin = venv().join("bin/octoprint");
-    assert!(
-        bin.exists(),
-        "OctoPrint is not installed at {}: run scripts/setup (it installs octoprint==1.11.8 from PyPI), \
-         or point PRINTFARM_PEERS_DIR at a directory with a octoprint/ venv that has it",
-        bin.display()
-    );
+    let bin = peers::installed("OctoPrint", "octoprint==1.11.8", "octoprint");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -75,7 +56,7 @@ async fn start_octoprint() -> OctoPrint {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let octo = OctoPrint { child, base: format!("http://127.0.0.1:{port}"), dir };
+    let octo = OctoPrint { _process: peers::Process(child), base: format!("http://127.0.0.1:{port}"), dir };
     // Ready once the virtual printer is connected.
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + LIMIT;
