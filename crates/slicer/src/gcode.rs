@@ -16,14 +16,11 @@ fn render(template: &str, profile: &Profile) -> String {
     crate::settings::render_template(template, profile).unwrap_or_else(|_| template.to_string())
 }
 
+/// A number for a comment or header line, formatted like coordinates.
 fn fmt_num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
+    let mut s = String::new();
+    push_num(&mut s, v, 3);
+    s
 }
 
 /// Writes a coordinate the way slicers do: 3 decimals, no trailing zeros.
@@ -307,9 +304,6 @@ fn emit_layer(w: &mut Writer, layer: &LayerPaths, index: usize, names: &[String]
     let _ = writeln!(w.out, ";Z:{}", fmt_num(layer.z));
     let _ = writeln!(w.out, ";HEIGHT:{}", fmt_num(layer.height));
     w.z_move(layer.z + if w.retracted { q.z_hop } else { 0.0 });
-    if w.retracted {
-        w.z = layer.z + q.z_hop;
-    }
     for p in order_paths(layer.adhesion.clone(), w.pos) {
         w.extrude_path(&p, layer.height, None);
     }
