@@ -29,6 +29,8 @@ impl LiveFarm {
                     }
                 }
             }),
+            // The farm page shows printers; the queue and notification pages fold these in themselves.
+            FarmEvent::Job { .. } | FarmEvent::Queue | FarmEvent::Notification { .. } => {}
         }
     }
 }
@@ -121,6 +123,11 @@ mod tests {
             file: None,
             remaining_s: None,
             message: None,
+            bed_clear: true,
+            enabled: true,
+            maintenance: false,
+            job_id: None,
+            material: None,
         }
     }
 

@@ -71,6 +71,77 @@ pub struct PrinterView {
     pub file: Option<String>,
     pub remaining_s: Option<u32>,
     pub message: Option<String>,
+    /// False from the end of a job until a person confirms the bed is clear.
+    #[serde(default = "yes")]
+    pub bed_clear: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub maintenance: bool,
+    /// The farm job it holds, if any.
+    #[serde(default)]
+    pub job_id: Option<i64>,
+    /// What is loaded, e.g. "PLA · Red · 640 g left".
+    #[serde(default)]
+    pub material: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PrinterView {
+    /// What a person has to do at this printer, in words, if anything.
+    pub fn needs(&self) -> Option<String> {
+        if self.state == PrinterStateView::Error {
+            return Some(match &self.message {
+                Some(m) => format!("Error: {m}"),
+                None => "Error: check the printer".into(),
+            });
+        }
+        if !self.bed_clear && !self.state_is_busy() {
+            return Some("Bed needs clearing".into());
+        }
+        None
+    }
+
+    fn state_is_busy(&self) -> bool {
+        matches!(self.state, PrinterStateView::Printing | PrinterStateView::Paused | PrinterStateView::Finishing)
+    }
+}
+
+/// A farm job as the queue and the job pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: i64,
+    pub name: String,
+    pub owner_id: Option<i64>,
+    /// `submitted`, `awaiting_approval`, `queued`, `slicing`, `ready`, `assigned`, `printing`, `paused`,
+    /// `done`, `failed` or `cancelled`.
+    pub state: String,
+    pub printer_id: Option<i64>,
+    pub progress: Option<f64>,
+    pub material_kind: Option<String>,
+    pub colour: Option<String>,
+    pub estimate_s: Option<i64>,
+    pub filament_g: Option<f64>,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+/// A notification for people: a job finished or failed, a printer needs attention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: i64,
+    pub at: String,
+    /// `job_done`, `job_failed`, `needs_attention`, `low_filament`, `maintenance_due`.
+    pub kind: String,
+    /// `info`, `warning` or `error`.
+    pub severity: String,
+    pub message: String,
+    pub job_id: Option<i64>,
+    pub printer_id: Option<i64>,
+    pub user_id: Option<i64>,
 }
 
 /// A message on the live event stream (`/api/v1/events`), tagged by `type`.
@@ -81,6 +152,12 @@ pub enum FarmEvent {
     Snapshot { printers: Vec<PrinterView> },
     /// One printer changed.
     Printer { printer: PrinterView },
+    /// One job changed state or progress.
+    Job { job: JobView },
+    /// The queue's order or estimates changed (a job was added, assigned, re-ordered or finished).
+    Queue,
+    /// Something people should know about.
+    Notification { notification: NotificationView },
 }
 
 /// "1 h 05 min", "4 min", "40 s": remaining time in words a student reads at a glance.

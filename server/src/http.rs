@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/printers", get(list_printers))
         .route("/api/v1/events", get(events))
+        .merge(crate::api::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new())
@@ -144,12 +145,12 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Se
 /// closes event streams, lets in-flight requests finish, stops printer tasks and checkpoints the database.
 pub async fn serve_on(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {
     let db = Db::open(&config.data_dir).await?;
-    let (farm, mut tasks) = Farm::start(&db, &config.demo, shutdown.clone()).await?;
+    let farm = Farm::start(&db, &config.data_dir, &config.demo, shutdown.clone()).await?;
     let mut leptos =
         leptos::config::get_configuration(None).map_err(|e| ServeError::Leptos(e.to_string()))?.leptos_options;
     leptos.site_addr = listener.local_addr()?;
     leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
-    let state = AppState { leptos, db: db.clone(), farm, shutdown: shutdown.clone() };
+    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), shutdown: shutdown.clone() };
 
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
@@ -157,13 +158,7 @@ pub async fn serve_on(config: Config, listener: TcpListener, shutdown: Cancellat
         .await?;
 
     shutdown.cancel();
-    if tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} })
-        .await
-        .is_err()
-    {
-        tracing::warn!("printer tasks did not stop within 10 s; aborting them");
-        tasks.abort_all();
-    }
+    farm.join(Duration::from_secs(10)).await;
     db.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -7,12 +7,17 @@
 //! Map:
 //! - [`config`]: `printfarm.toml`, environment overrides, command-line flags.
 //! - [`db`]: the SQLite database, its migrations and the typed repositories.
-//! - [`farm`]: live printer state and the event bus that feeds the browsers.
+//! - [`farm`]: live printer state, the dispatcher (slicing, scheduling, printing, recovery), time
+//!   windows, notifications and the event bus that feeds the browsers.
+//! - [`library`]: model files parsed safely and stored under server-chosen names.
+//! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod farm;
 pub mod http;
+pub mod library;

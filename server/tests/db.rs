@@ -148,23 +148,25 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
     let (model, v1) = db.models().create("Name tag", None, "generated", &version("tag.stl")).await.unwrap();
     let (v2, n) = db.models().add_version(model, v1, &version("tag-v2.stl")).await.unwrap();
     assert_eq!(n, 2);
-    let job = db
+    let ids = db
         .jobs()
         .submit(
             &NewJob {
                 model_version_id: v2,
-                owner_id: None,
                 material_kind: Some("PLA".into()),
                 colour: Some("red".into()),
                 quality: "standard".into(),
                 copies: 2,
-                printer_group: None,
-                priority: 0,
+                ..Default::default()
             },
             Some("kiosk"),
         )
         .await
         .unwrap();
+    assert_eq!(ids.len(), 2, "two copies are two jobs");
+    let batch: Vec<_> = futures_batch(&db, &ids).await;
+    assert_eq!(batch, [(Some(ids[0]), 1), (Some(ids[0]), 2)], "copies share a batch and are numbered");
+    let job = ids[0];
     db.jobs().transition(job, JobState::AwaitingApproval, None, None).await.unwrap();
     db.jobs().transition(job, JobState::Queued, Some(teacher), Some("looks good")).await.unwrap();
     let err = db.jobs().transition(job, JobState::Printing, None, None).await.unwrap_err();
@@ -190,19 +192,19 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
     assert!(matches!(db.jobs().get(999).await, Err(DbError::NotFound { kind: "job", id: 999 })));
 }
 
+async fn futures_batch(db: &Db, ids: &[i64]) -> Vec<(Option<i64>, i64)> {
+    let mut out = Vec::new();
+    for id in ids {
+        let j = db.jobs().get(*id).await.unwrap();
+        out.push((j.batch_id, j.copy_index));
+    }
+    out
+}
+
 #[tokio::test]
 async fn foreign_keys_and_checks_are_enforced() {
     let (_dir, db) = fresh().await;
-    let orphan = NewJob {
-        model_version_id: 42,
-        owner_id: None,
-        material_kind: None,
-        colour: None,
-        quality: "standard".into(),
-        copies: 1,
-        printer_group: None,
-        priority: 0,
-    };
+    let orphan = NewJob { model_version_id: 42, quality: "standard".into(), copies: 1, ..Default::default() };
     assert!(db.jobs().submit(&orphan, None).await.is_err(), "a job needs an existing model version");
     let bad = NewPrinter { driver: "telepathy".into(), ..printer("X") };
     assert!(db.printers().insert(&bad).await.is_err(), "unknown drivers are refused by the schema");

@@ -111,15 +111,20 @@ async fn event_stream_sends_a_snapshot_then_live_changes_and_closes_on_shutdown(
         Some(FarmEvent::Snapshot { printers }) => assert_eq!(printers.len(), 2),
         other => panic!("first event must be a snapshot, got {other:?}"),
     }
-    // At 300x speed the simulated printers change within a tick or two.
-    let mut seen = 0;
-    while seen < 3 {
+    // The demo farm's jobs are sliced and sent to the simulated printers, which heat and print at 300x.
+    let (mut printer_updates, mut job_updates) = (0, 0);
+    while printer_updates < 3 || job_updates < 2 {
         match next(&mut ws).await {
             Some(FarmEvent::Printer { printer }) => {
                 assert!(["Ada", "Babbage"].contains(&printer.name.as_str()));
-                seen += 1;
+                printer_updates += 1;
             }
-            other => panic!("expected printer updates, got {other:?}"),
+            Some(FarmEvent::Job { job }) => {
+                assert!(["Calibration cube", "Pencil cup"].contains(&job.name.as_str()), "{job:?}");
+                job_updates += 1;
+            }
+            Some(FarmEvent::Queue | FarmEvent::Notification { .. }) => {}
+            other => panic!("expected printer and job updates, got {other:?}"),
         }
     }
     // Shutting down with a browser still connected must not hang.

@@ -48,6 +48,8 @@ pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
                 }
             })}
             {printer.message.clone().map(|m| view! { <p class="message">{m}</p> })}
+            {printer.needs().map(|n| view! { <p class="needs" data-testid="printer-needs">{n}</p> })}
+            {printer.material.clone().map(|m| view! { <p class="material">{m}</p> })}
             <footer class="meta">{printer.driver.clone()} {printer.tags.iter().map(|t| format!(" · {t}")).collect::<String>()}</footer>
         </article>
     }

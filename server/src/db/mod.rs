@@ -2,7 +2,9 @@
 //! hold every SQL statement, so handlers never write SQL inline.
 
 mod audit;
+mod farm;
 mod jobs;
+mod materials;
 mod models;
 mod printers;
 mod users;
@@ -15,9 +17,11 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
-pub use jobs::{JobRecord, JobRepo, JobState, JobTransition, NewJob};
-pub use models::{ModelRepo, NewModelVersion};
-pub use printers::{NewPrinter, PrinterRecord, PrinterRepo};
+pub use farm::{FarmRepo, FarmWindow, MaintenanceTask, NewNotification, Notification, PrinterStats, UsageStats};
+pub use jobs::{JobFilter, JobRecord, JobRepo, JobState, JobTransition, NewJob, PrintOutcome};
+pub use materials::{Material, MaterialRepo, NewSpool, Spool};
+pub use models::{ModelRepo, ModelVersion, NewModelVersion};
+pub use printers::{NewPrinter, PrinterChange, PrinterRecord, PrinterRepo};
 pub use users::{NewUser, Role, UserRecord, UserRepo};
 
 /// The versioned schema, compiled into the binary so a newer build migrates an older database.
@@ -97,6 +101,12 @@ impl Db {
     }
     pub fn audit(&self) -> AuditRepo<'_> {
         AuditRepo::new(&self.pool)
+    }
+    pub fn materials(&self) -> MaterialRepo<'_> {
+        MaterialRepo::new(&self.pool)
+    }
+    pub fn farm(&self) -> FarmRepo<'_> {
+        FarmRepo::new(&self.pool)
     }
 
     /// Checkpoints the WAL and closes every connection; called on shutdown.

@@ -3,11 +3,13 @@ use sqlx::{FromRow, SqlitePool};
 use super::DbError;
 
 /// A printer as configured in the farm.
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
 pub struct PrinterRecord {
     pub id: i64,
     pub name: String,
     pub driver: String,
+    /// JSON connection settings (port/baud or URL); never shown to browsers as is.
+    #[serde(skip)]
     pub connection: String,
     pub build_x_mm: f64,
     pub build_y_mm: f64,
@@ -18,6 +20,13 @@ pub struct PrinterRecord {
     pub tags: Vec<String>,
     pub enabled: bool,
     pub maintenance: bool,
+    /// Whether a person must confirm the bed is clear after every finished or failed job.
+    pub require_bed_clear: bool,
+    /// False between the end of a job and that confirmation.
+    pub bed_clear: bool,
+    /// The slicer's printer preset id this printer prints with (`None` = derived from the record).
+    pub slicer_profile: Option<String>,
+    pub loaded_spool_id: Option<i64>,
 }
 
 /// What it takes to add a printer.
@@ -33,13 +42,27 @@ pub struct NewPrinter {
     pub tags: Vec<String>,
 }
 
+/// A change to a printer's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterChange {
+    pub name: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub maintenance: Option<bool>,
+    pub require_bed_clear: Option<bool>,
+    pub nozzle_mm: Option<f64>,
+    pub build_mm: Option<[f64; 3]>,
+    pub slicer_profile: Option<String>,
+}
+
 /// Reads and writes `printers`.
 pub struct PrinterRepo<'a> {
     pool: &'a SqlitePool,
 }
 
-const COLUMNS: &str =
-    "id, name, driver, connection, build_x_mm, build_y_mm, build_z_mm, nozzle_mm, firmware, tags, enabled, maintenance";
+const COLUMNS: &str = "id, name, driver, connection, build_x_mm, build_y_mm, build_z_mm, nozzle_mm, firmware, tags, \
+     enabled, maintenance, require_bed_clear, bed_clear, slicer_profile, loaded_spool_id";
 
 impl<'a> PrinterRepo<'a> {
     pub(super) fn new(pool: &'a SqlitePool) -> Self {
@@ -83,5 +106,83 @@ impl<'a> PrinterRepo<'a> {
 
     pub async fn count(&self) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM printers").fetch_one(self.pool).await?)
+    }
+
+    /// Applies a settings change and returns the printer as it now is.
+    pub async fn update(&self, id: i64, c: &PrinterChange) -> Result<PrinterRecord, DbError> {
+        let tags = c.tags.as_ref().map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
+        let changed = sqlx::query(
+            "UPDATE printers SET name = COALESCE(?, name), tags = COALESCE(?, tags), enabled = COALESCE(?, enabled),
+                 maintenance = COALESCE(?, maintenance), require_bed_clear = COALESCE(?, require_bed_clear),
+                 nozzle_mm = COALESCE(?, nozzle_mm), build_x_mm = COALESCE(?, build_x_mm),
+                 build_y_mm = COALESCE(?, build_y_mm), build_z_mm = COALESCE(?, build_z_mm),
+                 slicer_profile = COALESCE(?, slicer_profile),
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?",
+        )
+        .bind(&c.name)
+        .bind(tags)
+        .bind(c.enabled)
+        .bind(c.maintenance)
+        .bind(c.require_bed_clear)
+        .bind(c.nozzle_mm)
+        .bind(c.build_mm.map(|b| b[0]))
+        .bind(c.build_mm.map(|b| b[1]))
+        .bind(c.build_mm.map(|b| b[2]))
+        .bind(&c.slicer_profile)
+        .bind(id)
+        .execute(self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(DbError::NotFound { kind: "printer", id });
+        }
+        self.get(id).await
+    }
+
+    /// A person confirmed the bed is clear (or a job just made it not clear).
+    pub async fn set_bed_clear(&self, id: i64, clear: bool) -> Result<(), DbError> {
+        let changed = sqlx::query("UPDATE printers SET bed_clear = ? WHERE id = ?")
+            .bind(clear)
+            .bind(id)
+            .execute(self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(DbError::NotFound { kind: "printer", id });
+        }
+        Ok(())
+    }
+
+    /// Puts a spool on a printer (`None` unloads). A spool sits on at most one printer.
+    pub async fn load_spool(&self, id: i64, spool: Option<i64>) -> Result<(), DbError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(spool) = spool {
+            sqlx::query("UPDATE printers SET loaded_spool_id = NULL WHERE loaded_spool_id = ? AND id != ?")
+                .bind(spool)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let changed = sqlx::query("UPDATE printers SET loaded_spool_id = ? WHERE id = ?")
+            .bind(spool)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(DbError::NotFound { kind: "printer", id });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, id: i64) -> Result<(), DbError> {
+        let changed =
+            sqlx::query("DELETE FROM printers WHERE id = ?").bind(id).execute(self.pool).await?.rows_affected();
+        if changed == 0 {
+            return Err(DbError::NotFound { kind: "printer", id });
+        }
+        Ok(())
     }
 }

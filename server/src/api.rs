@@ -1,0 +1,625 @@
+//! The farm's REST endpoints under `/api/v1`: models, jobs and the queue forecast, printers (add,
+//! change, bed cleared, spool), materials and spools, statistics, maintenance, notifications, farm
+//! settings and time windows. JSON in and out; errors are `{"error": "a sentence"}` with a 4xx/5xx.
+//!
+//! Who is acting: until accounts and sessions land, a request names its user with the
+//! `X-Printfarm-User` header (a username); jobs are owned by that user and approvals recorded in their
+//! name. Role checks belong with sign-in and are not enforced here yet.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::db::{DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
+use crate::farm::dispatch::{self, JobError, Submission};
+use crate::farm::{job_view, windows};
+use crate::http::AppState;
+use crate::library::{self, LibraryError, MAX_MODEL_BYTES};
+
+/// The routes, to be merged into the server's router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/models", post(upload_model).layer(DefaultBodyLimit::max(MAX_MODEL_BYTES)))
+        .route("/api/v1/models/versions/{id}", get(model_version))
+        .route("/api/v1/jobs", get(list_jobs).post(submit_job))
+        .route("/api/v1/jobs/{id}", get(get_job).patch(reorder_job))
+        .route("/api/v1/jobs/{id}/{action}", post(job_action))
+        .route("/api/v1/queue", get(queue))
+        .route("/api/v1/printers", post(add_printer))
+        .route("/api/v1/printers/{id}", get(get_printer).patch(change_printer).delete(delete_printer))
+        .route("/api/v1/printers/{id}/bed-clear", post(bed_clear))
+        .route("/api/v1/printers/{id}/spool", put(load_spool))
+        .route("/api/v1/printers/{id}/maintenance", post(add_maintenance))
+        .route("/api/v1/materials", get(materials).post(add_material))
+        .route("/api/v1/spools", get(spools).post(add_spool))
+        .route("/api/v1/spools/{id}", axum::routing::patch(weigh_spool))
+        .route("/api/v1/stats/printers", get(printer_stats))
+        .route("/api/v1/stats/users", get(user_stats))
+        .route("/api/v1/stats/groups", get(group_stats))
+        .route("/api/v1/stats/utilisation", get(utilisation))
+        .route("/api/v1/maintenance", get(maintenance))
+        .route("/api/v1/maintenance/{id}/done", post(maintenance_done))
+        .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/notifications/{id}/read", post(notification_read))
+        .route("/api/v1/farm/settings", get(settings).put(change_settings))
+        .route("/api/v1/farm/windows", get(list_windows).post(add_window))
+        .route("/api/v1/farm/windows/{id}", delete(delete_window))
+}
+
+/// An error as the API reports it: a status and a sentence, never internals.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound { .. } => Self { status: StatusCode::NOT_FOUND, message: e.to_string() },
+            DbError::InvalidTransition { .. } => Self { status: StatusCode::CONFLICT, message: e.to_string() },
+            DbError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Self { status: StatusCode::CONFLICT, message: "that name is already taken".into() }
+            }
+            DbError::Sqlx(sqlx::Error::Database(d)) if d.is_check_violation() || d.is_foreign_key_violation() => {
+                Self::bad("a value is out of range or refers to something that does not exist")
+            }
+            e => {
+                tracing::error!("database: {e}");
+                Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: "the database failed; try again".into() }
+            }
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Invalid(m) => Self::bad(m),
+            JobError::Conflict(m) => Self { status: StatusCode::CONFLICT, message: m },
+            JobError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<LibraryError> for ApiError {
+    fn from(e: LibraryError) -> Self {
+        match e {
+            LibraryError::TooBig(_) => Self { status: StatusCode::PAYLOAD_TOO_LARGE, message: e.to_string() },
+            LibraryError::Unreadable(_) | LibraryError::Empty => {
+                Self { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.to_string() }
+            }
+            LibraryError::Db(e) => e.into(),
+            LibraryError::Io(e) => {
+                tracing::error!("storing a model: {e}");
+                Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: "the file could not be stored".into() }
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The acting user named by `X-Printfarm-User`, if any.
+async fn actor(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<(i64, Role)>> {
+    let Some(name) = headers.get("x-printfarm-user").and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    match state.db.users().by_username(name.trim()).await? {
+        Some(u) if !u.disabled => Ok(Some((u.id, u.role))),
+        _ => Err(ApiError { status: StatusCode::UNAUTHORIZED, message: format!("there is no user {name:?}") }),
+    }
+}
+
+// ---- Models -----------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// `POST /api/v1/models?name=gear.stl` with the file as the body.
+async fn upload_model(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let owner = actor(&state, &headers).await?.map(|a| a.0);
+    let name = q.name.unwrap_or_else(|| "model".into());
+    let stored = library::store_model(&state.db, state.farm.data_dir(), &name, body.to_vec(), owner, "upload").await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+async fn model_version(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(state.db.models().version(id).await?).into_response())
+}
+
+// ---- Jobs and the queue -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct JobQuery {
+    /// Comma-separated states.
+    state: Option<String>,
+    owner: Option<i64>,
+    printer: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_jobs(State(state): State<AppState>, Query(q): Query<JobQuery>) -> ApiResult<Response> {
+    let mut states = Vec::new();
+    for s in q.state.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+        states.push(s.trim().parse::<JobState>().map_err(|_| ApiError::bad(format!("unknown job state {s:?}")))?);
+    }
+    let filter = JobFilter {
+        states,
+        owner_id: q.owner,
+        printer_id: q.printer,
+        newest_first: true,
+        limit: Some(q.limit.unwrap_or(200).clamp(1, 10_000)),
+    };
+    Ok(Json(state.db.jobs().list(&filter).await?).into_response())
+}
+
+async fn submit_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Submission>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(submission) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let owner = actor(&state, &headers).await?;
+    let jobs = dispatch::submit(&state.farm, &submission, owner).await?;
+    Ok((StatusCode::CREATED, Json(jobs)).into_response())
+}
+
+async fn get_job(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let job = state.db.jobs().get(id).await?;
+    let history = state.db.jobs().history(id).await?;
+    Ok(Json(json!({ "job": job, "view": job_view(&job), "history": history })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reorder {
+    priority: Option<i64>,
+    /// Serve this job right before job `before` (same priority is taken over from it).
+    before: Option<i64>,
+}
+
+/// `PATCH /api/v1/jobs/{id}`: a manager changes priority or moves a job in front of another.
+async fn reorder_job(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<Reorder>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(r) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let (pos, priority) = match r.before {
+        Some(other) => {
+            let o = state.db.jobs().get(other).await?;
+            let at = o.queue_pos.or_else(|| seconds(&o.created_at)).unwrap_or(0.0);
+            (Some(at - 0.001), Some(r.priority.unwrap_or(o.priority)))
+        }
+        None => (None, r.priority),
+    };
+    let job = state.db.jobs().get(id).await?;
+    state.db.jobs().set_queue_position(id, pos.or(job.queue_pos), priority).await?;
+    state.farm.broadcast(app::wire::FarmEvent::Queue);
+    state.farm.wake();
+    Ok(Json(state.db.jobs().get(id).await?).into_response())
+}
+
+fn seconds(t: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
+}
+
+#[derive(Deserialize, Default)]
+struct ActionBody {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/jobs/{id}/{approve|reject|cancel|pause|resume|retry}`.
+async fn job_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(i64, String)>,
+    body: Option<Json<ActionBody>>,
+) -> ApiResult<Response> {
+    let who = actor(&state, &headers).await?.map(|a| a.0);
+    let reason = body.and_then(|b| b.0.reason);
+    let job = dispatch::command(&state.farm, id, &action, who, reason.as_deref()).await?;
+    Ok(Json(job).into_response())
+}
+
+/// `GET /api/v1/queue`: every waiting job in service order with its estimated start and finish.
+async fn queue(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(dispatch::forecast(&state.farm).await?).into_response())
+}
+
+// ---- Printers ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrinterBody {
+    name: String,
+    driver: String,
+    #[serde(default)]
+    connection: Value,
+    build_mm: [f64; 3],
+    #[serde(default = "default_nozzle")]
+    nozzle_mm: f64,
+    #[serde(default = "default_firmware")]
+    firmware: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    slicer_profile: Option<String>,
+    #[serde(default)]
+    require_bed_clear: Option<bool>,
+}
+
+fn default_nozzle() -> f64 {
+    0.4
+}
+
+fn default_firmware() -> String {
+    "marlin2".into()
+}
+
+async fn add_printer(
+    State(state): State<AppState>,
+    body: Result<Json<PrinterBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(p) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if p.name.trim().is_empty() || p.name.len() > 80 {
+        return Err(ApiError::bad("a printer needs a name of 1 to 80 characters"));
+    }
+    if !["marlin", "octoprint", "moonraker", "simulated"].contains(&p.driver.as_str()) {
+        return Err(ApiError::bad("driver must be marlin, octoprint, moonraker or simulated"));
+    }
+    if p.build_mm.iter().any(|v| !(*v > 0.0 && *v < 5000.0)) {
+        return Err(ApiError::bad("the build volume must be three sizes in mm, each above 0"));
+    }
+    if let Some(profile) = &p.slicer_profile {
+        slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
+    }
+    let id = state
+        .db
+        .printers()
+        .insert(&NewPrinter {
+            name: p.name.trim().to_string(),
+            driver: p.driver,
+            connection: if p.connection.is_null() { json!({}) } else { p.connection },
+            build_mm: p.build_mm,
+            nozzle_mm: p.nozzle_mm,
+            firmware: p.firmware,
+            tags: p.tags,
+        })
+        .await?;
+    if p.slicer_profile.is_some() || p.require_bed_clear.is_some() {
+        let change = PrinterChange {
+            slicer_profile: p.slicer_profile,
+            require_bed_clear: p.require_bed_clear,
+            ..Default::default()
+        };
+        state.db.printers().update(id, &change).await?;
+    }
+    state.farm.add_printer(id).await?;
+    Ok((StatusCode::CREATED, Json(state.db.printers().get(id).await?)).into_response())
+}
+
+async fn get_printer(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let record = state.db.printers().get(id).await?;
+    let live = state.farm.snapshot().into_iter().find(|p| p.id == id);
+    Ok(Json(json!({ "printer": record, "status": live })).into_response())
+}
+
+async fn change_printer(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<PrinterChange>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(change) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if let Some(profile) = &change.slicer_profile {
+        slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
+    }
+    let record = state.db.printers().update(id, &change).await?;
+    state.farm.refresh_printer(id).await?;
+    Ok(Json(record).into_response())
+}
+
+async fn delete_printer(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    if let Some(job) = state.db.jobs().active_on(id).await? {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!("the printer is busy with job {}; cancel it first", job.id),
+        });
+    }
+    state.db.printers().delete(id).await?;
+    state.farm.remove_printer(id).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/printers/{id}/bed-clear`: a person confirms the bed is empty.
+async fn bed_clear(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Response> {
+    let who = actor(&state, &headers).await?.map(|a| a.0);
+    state.db.printers().set_bed_clear(id, true).await?;
+    state
+        .db
+        .audit()
+        .record(&crate::db::AuditEntry {
+            actor_id: who,
+            action: "printer.bed_cleared",
+            target_kind: Some("printer"),
+            target_id: Some(id),
+            ..Default::default()
+        })
+        .await?;
+    state.farm.refresh_printer(id).await?;
+    Ok(Json(state.db.printers().get(id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadSpool {
+    spool_id: Option<i64>,
+}
+
+async fn load_spool(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<LoadSpool>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(b) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if let Some(spool) = b.spool_id {
+        state.db.materials().spool(spool).await?;
+    }
+    state.db.printers().load_spool(id, b.spool_id).await?;
+    state.farm.refresh_printer(id).await?;
+    Ok(Json(state.db.printers().get(id).await?).into_response())
+}
+
+// ---- Materials and spools ---------------------------------------------------------------------------
+
+async fn materials(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.materials().materials().await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaterialBody {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    density_g_cm3: Option<f64>,
+    #[serde(default)]
+    cost_per_kg: Option<f64>,
+}
+
+async fn add_material(
+    State(state): State<AppState>,
+    body: Result<Json<MaterialBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(m) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let kind = m.kind.trim().to_ascii_uppercase();
+    if !["PLA", "PETG", "ABS", "ASA", "TPU", "PA", "PC", "OTHER"].contains(&kind.as_str()) {
+        return Err(ApiError::bad("kind must be PLA, PETG, ABS, ASA, TPU, PA, PC or OTHER"));
+    }
+    let density = m.density_g_cm3.unwrap_or(match kind.as_str() {
+        "PETG" => 1.27,
+        "ABS" | "ASA" => 1.05,
+        "TPU" => 1.21,
+        _ => 1.24,
+    });
+    let id = state.db.materials().add_material(m.name.trim(), &kind, density, m.cost_per_kg).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn spools(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.materials().spools().await?).into_response())
+}
+
+async fn add_spool(
+    State(state): State<AppState>,
+    body: Result<Json<NewSpool>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(s) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if s.colour_name.trim().is_empty()
+        || s.initial_g.is_nan()
+        || s.initial_g <= 0.0
+        || s.remaining_g.is_some_and(|r| r < 0.0)
+    {
+        return Err(ApiError::bad("a spool needs a colour and a weight above 0 g"));
+    }
+    let id = state.db.materials().add_spool(&s).await?;
+    Ok((StatusCode::CREATED, Json(state.db.materials().spool(id).await?)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Weigh {
+    remaining_g: f64,
+}
+
+async fn weigh_spool(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<Weigh>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(w) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if !w.remaining_g.is_finite() || w.remaining_g < 0.0 {
+        return Err(ApiError::bad("remaining_g must be 0 or more"));
+    }
+    state.db.materials().set_remaining(id, w.remaining_g).await?;
+    let spool = state.db.materials().spool(id).await?;
+    if let Some(p) = spool.printer_id {
+        state.farm.refresh_printer(p).await?;
+    }
+    Ok(Json(spool).into_response())
+}
+
+// ---- Statistics, maintenance, notifications ---------------------------------------------------------
+
+async fn printer_stats(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.farm().printer_stats().await?).into_response())
+}
+
+async fn user_stats(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.farm().user_stats().await?).into_response())
+}
+
+async fn group_stats(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.farm().group_stats().await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct HoursQuery {
+    hours: Option<f64>,
+}
+
+async fn utilisation(State(state): State<AppState>, Query(q): Query<HoursQuery>) -> ApiResult<Response> {
+    let hours = q.hours.unwrap_or(24.0 * 7.0).clamp(1.0, 24.0 * 366.0);
+    let rows = state.db.farm().utilisation(hours).await?;
+    let list: Vec<Value> = rows.into_iter().map(|(id, u)| json!({ "printer_id": id, "utilisation": u })).collect();
+    Ok(Json(json!({ "hours": hours, "printers": list })).into_response())
+}
+
+#[derive(Deserialize)]
+struct MaintenanceQuery {
+    printer: Option<i64>,
+}
+
+async fn maintenance(State(state): State<AppState>, Query(q): Query<MaintenanceQuery>) -> ApiResult<Response> {
+    let tasks = state.db.farm().maintenance(q.printer).await?;
+    let mut out = Vec::new();
+    for t in tasks {
+        let hours = state.db.farm().print_hours(t.printer_id).await?;
+        let since = hours - t.done_at_hours;
+        out.push(json!({ "task": t, "hours_since": since, "due": since >= t.every_hours }));
+    }
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    name: String,
+    every_hours: f64,
+}
+
+async fn add_maintenance(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<MaintenanceBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(m) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if m.name.trim().is_empty() || m.every_hours.is_nan() || m.every_hours <= 0.0 {
+        return Err(ApiError::bad("a maintenance task needs a name and an interval above 0 hours"));
+    }
+    state.db.printers().get(id).await?;
+    let task = state.db.farm().add_maintenance(id, m.name.trim(), m.every_hours).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": task }))).into_response())
+}
+
+async fn maintenance_done(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    state.db.farm().maintenance_done(id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct NotificationQuery {
+    user: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn notifications(State(state): State<AppState>, Query(q): Query<NotificationQuery>) -> ApiResult<Response> {
+    let list = state.db.farm().notifications(q.user, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn notification_read(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    state.db.farm().mark_read(id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- Farm settings and windows ----------------------------------------------------------------------
+
+async fn settings(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(Value::Object(state.db.farm().settings().await?)).into_response())
+}
+
+/// `PUT /api/v1/farm/settings` with an object of the keys to change: `max_heating` (printers heating
+/// at once), `webhook_url`, `approval_roles`, `changeover_min`, `long_job_hours`.
+async fn change_settings(
+    State(state): State<AppState>,
+    body: Result<Json<serde_json::Map<String, Value>>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(map) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    for (key, value) in &map {
+        let ok = match key.as_str() {
+            "max_heating" => value.is_null() || value.as_u64().is_some_and(|n| n >= 1),
+            "webhook_url" => {
+                value.is_null()
+                    || value
+                        .as_str()
+                        .is_some_and(|u| u.is_empty() || u.starts_with("http://") || u.starts_with("https://"))
+            }
+            "approval_roles" => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(|r| r.as_str().is_some_and(|r| r.parse::<Role>().is_ok()))),
+            "changeover_min" | "long_job_hours" => value.is_null() || value.as_f64().is_some_and(|v| v >= 0.0),
+            _ => return Err(ApiError::bad(format!("unknown setting {key:?}"))),
+        };
+        if !ok {
+            return Err(ApiError::bad(format!("{key} cannot be {value}")));
+        }
+    }
+    for (key, value) in &map {
+        state.db.farm().set_setting(key, value).await?;
+    }
+    state.farm.wake();
+    Ok(Json(Value::Object(state.db.farm().settings().await?)).into_response())
+}
+
+async fn list_windows(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.db.farm().windows().await?).into_response())
+}
+
+async fn add_window(
+    State(state): State<AppState>,
+    body: Result<Json<FarmWindow>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(w) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    if !["quiet", "overnight", "maintenance"].contains(&w.kind.as_str()) {
+        return Err(ApiError::bad("kind must be quiet, overnight or maintenance"));
+    }
+    windows::parse_cron(&w.cron).map_err(ApiError::bad)?;
+    if !(1..=7 * 24 * 60).contains(&w.duration_min) {
+        return Err(ApiError::bad("duration_min must be between 1 minute and a week"));
+    }
+    let id = state.db.farm().add_window(&w).await?;
+    state.farm.windows().reload(&state.farm).await.map_err(ApiError::bad)?;
+    state.farm.wake();
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn delete_window(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    state.db.farm().delete_window(id).await?;
+    state.farm.windows().reload(&state.farm).await.map_err(ApiError::bad)?;
+    state.farm.wake();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

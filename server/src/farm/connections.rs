@@ -1,0 +1,181 @@
+//! Printer connections: one task per printer forwards every visible status change to the farm.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::wire::{PrinterStateView, PrinterView, TempView};
+use printers::marlin::{MarlinDriver, MarlinOptions};
+use printers::moonraker::{MoonrakerDriver, MoonrakerOptions};
+use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
+use printers::sim::marlin::{Faults, MarlinSim, SimConfig};
+use printers::{PrinterDriver, PrinterState, PrinterStatus, Temperature};
+use tokio::sync::watch;
+
+use super::{Farm, Live};
+use crate::db::PrinterRecord;
+
+/// Status changes this close together are merged, so a chatty printer cannot flood the browsers.
+const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Farm {
+    /// Opens a printer's driver (or starts its simulated board) and its status task.
+    pub(crate) async fn connect_printer(&self, record: PrinterRecord) {
+        let driver = match record.driver.as_str() {
+            "simulated" => self.simulated_driver(&record),
+            _ => open_driver(&record),
+        };
+        match driver {
+            Ok(driver) => {
+                let status = driver.status();
+                self.inner.live.write().expect("farm lock").insert(
+                    record.id,
+                    Live { record: record.clone(), driver: Some(driver.clone()), status: status.clone() },
+                );
+                let now = status.borrow().clone();
+                self.publish(&record, &now).await;
+                let farm = self.clone();
+                self.spawn(async move { watch_printer(farm, record.id, driver, status).await });
+            }
+            Err(why) => {
+                // A bad connection setting is shown on the card rather than stopping the farm.
+                let mut status = PrinterStatus::disconnected();
+                status.state = PrinterState::Error;
+                status.message = Some(why);
+                let (_tx, rx) = watch::channel(status.clone());
+                self.inner
+                    .live
+                    .write()
+                    .expect("farm lock")
+                    .insert(record.id, Live { record: record.clone(), driver: None, status: rx });
+                self.publish(&record, &status).await;
+            }
+        }
+    }
+
+    /// A demo printer: a simulated Marlin board on a pseudo-terminal, driven by the real serial driver,
+    /// so the demo farm runs exactly the code a USB printer does.
+    fn simulated_driver(&self, record: &PrinterRecord) -> Result<Arc<dyn PrinterDriver>, String> {
+        let speed = self.inner.demo_speed;
+        let config = SimConfig {
+            speedup: if speed > 0.0 { speed } else { 1.0 },
+            advanced_ok: true,
+            uuid: format!("demo-{}", record.id),
+            ..SimConfig::default()
+        };
+        let sim = MarlinSim::new(config, Faults::default());
+        let pty = sim.serve_pty().map_err(|e| format!("cannot start the simulated printer: {e}"))?;
+        let path = pty.path.to_string_lossy().into_owned();
+        self.inner.sims.lock().expect("farm sims").push(pty);
+        Ok(Arc::new(MarlinDriver::serial(path, 115_200, demo_marlin_options())))
+    }
+}
+
+fn demo_marlin_options() -> MarlinOptions {
+    MarlinOptions { reconnect_interval: Duration::from_millis(500), ..MarlinOptions::default() }
+}
+
+/// The driver for a configured printer, from its `driver` and `connection` columns:
+/// `marlin` takes `{"port": "/dev/ttyACM0", "baud": 115200}` or `{"tcp": "host:port"}`, `octoprint`
+/// `{"url", "api_key"}`, `moonraker` `{"url"}` (and an optional `api_key`).
+pub(crate) fn open_driver(record: &PrinterRecord) -> Result<Arc<dyn PrinterDriver>, String> {
+    let c: serde_json::Value = serde_json::from_str(&record.connection)
+        .map_err(|e| format!("the connection setting is not valid JSON: {e}"))?;
+    let text = |key: &str| c.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let missing = |what: &str| format!("the {} driver needs {what} in its connection setting", record.driver);
+    let driver: Arc<dyn PrinterDriver> = match record.driver.as_str() {
+        "marlin" => match (text("port"), text("tcp")) {
+            (Some(port), _) => {
+                let baud = c.get("baud").and_then(|b| b.as_u64()).unwrap_or(115_200) as u32;
+                Arc::new(MarlinDriver::serial(port, baud, MarlinOptions::default()))
+            }
+            (None, Some(addr)) => Arc::new(MarlinDriver::tcp(addr, MarlinOptions::default())),
+            (None, None) => return Err(missing("\"port\" or \"tcp\"")),
+        },
+        "octoprint" => {
+            let url = text("url").ok_or_else(|| missing("\"url\""))?;
+            let key = text("api_key").ok_or_else(|| missing("\"api_key\""))?;
+            Arc::new(OctoPrintDriver::new(&url, &key, OctoPrintOptions::default()).map_err(|e| e.to_string())?)
+        }
+        "moonraker" => {
+            let url = text("url").ok_or_else(|| missing("\"url\""))?;
+            let options = MoonrakerOptions { api_key: text("api_key"), ..MoonrakerOptions::default() };
+            Arc::new(MoonrakerDriver::new(&url, options).map_err(|e| e.to_string())?)
+        }
+        other => return Err(format!("unknown driver {other:?}")),
+    };
+    Ok(driver)
+}
+
+/// Whether a printer's driver streams G-code from this host (so a print dies with the host).
+pub(crate) fn host_streamed(driver: &str) -> bool {
+    matches!(driver, "marlin" | "simulated")
+}
+
+/// Connects a printer and forwards every visible status change to the farm until shutdown.
+async fn watch_printer(farm: Farm, id: i64, driver: Arc<dyn PrinterDriver>, mut rx: watch::Receiver<PrinterStatus>) {
+    let shutdown = farm.shutdown_token().clone();
+    if let Err(e) = driver.connect().await {
+        tracing::warn!(printer = id, "cannot connect: {e}");
+    }
+    let mut shown = rx.borrow_and_update().clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                tokio::time::sleep(MIN_PUBLISH_INTERVAL).await;
+                let status = rx.borrow_and_update().clone();
+                if status.differs_visibly(&shown) {
+                    let became_idle = status.state != shown.state;
+                    shown = status;
+                    let Some(live) = farm.live(id) else { break };
+                    farm.publish(&live.record, &shown).await;
+                    if became_idle {
+                        farm.wake();
+                    }
+                }
+            }
+        }
+    }
+    let _ = driver.disconnect().await;
+}
+
+/// The browser's view of a printer.
+pub(crate) fn view(
+    record: &PrinterRecord,
+    s: &PrinterStatus,
+    job_id: Option<i64>,
+    material: Option<String>,
+) -> PrinterView {
+    let temp = |t: Temperature| TempView { actual: t.actual, target: t.target };
+    PrinterView {
+        id: record.id,
+        name: record.name.clone(),
+        driver: record.driver.clone(),
+        tags: record.tags.clone(),
+        state: match s.state {
+            PrinterState::Disconnected => PrinterStateView::Disconnected,
+            PrinterState::Connecting => PrinterStateView::Connecting,
+            PrinterState::Idle => PrinterStateView::Idle,
+            PrinterState::Printing => PrinterStateView::Printing,
+            PrinterState::Paused => PrinterStateView::Paused,
+            PrinterState::Finishing => PrinterStateView::Finishing,
+            PrinterState::Error => PrinterStateView::Error,
+        },
+        hotend: temp(s.hotend),
+        bed: temp(s.bed),
+        progress: s.progress.filter(|_| s.state.is_busy()),
+        current_layer: s.current_layer,
+        total_layers: s.total_layers,
+        file: s.file.clone().filter(|_| s.state.is_busy()),
+        remaining_s: s.remaining_s,
+        message: s.message.clone(),
+        bed_clear: record.bed_clear,
+        enabled: record.enabled,
+        maintenance: record.maintenance,
+        job_id,
+        material,
+    }
+}

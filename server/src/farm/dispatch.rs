@@ -1,0 +1,983 @@
+//! The dispatcher: submissions and approvals, slicing queued jobs, one scheduling round whenever
+//! something changes (a printer frees up, a job arrives, a window opens, or every few seconds), and
+//! each print run to its end. Also the queue forecast, and recovery after a restart.
+//!
+//! Every state change goes through the job repository, in one transaction with its transition row,
+//! before anything is sent to a printer that depends on it; so after `kill -9` the database says what
+//! may have happened, and [`recover`] settles it without starting anything twice.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::wire::FarmEvent;
+use chrono::{DateTime, Utc};
+use printers::{PrinterState, PrinterStatus};
+use scheduler::{Assignment, Estimate, Policy, Windows};
+use slicer::{Plate, SliceControl};
+use tokio_util::sync::CancellationToken;
+
+use super::connections::host_streamed;
+use super::{profiles, Farm, Live};
+use crate::db::{DbError, JobFilter, JobRecord, JobState, NewJob, NewNotification, PrintOutcome, PrinterRecord, Role};
+
+/// How often the dispatcher looks at the queue when nothing wakes it.
+const TICK: Duration = Duration::from_secs(2);
+/// A printer that failed to start a job is left alone this long.
+const COOLDOWN: Duration = Duration::from_secs(30);
+/// A started print must show up as busy on the printer within this time.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// After a cancel the printer gets this long to confirm before the job is recorded as cancelled anyway.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Grams left on a spool below which the farm warns.
+const LOW_FILAMENT_G: f64 = 50.0;
+/// Roles whose jobs wait for a teacher by default (the `approval_roles` setting overrides it).
+const DEFAULT_APPROVAL_ROLES: &[&str] = &["kiosk", "maker"];
+
+/// Runs until shutdown: each wake-up slices what is queued and assigns what is ready.
+pub async fn run(farm: Farm) {
+    let shutdown = farm.shutdown_token().clone();
+    loop {
+        if let Err(e) = step(&farm).await {
+            tracing::warn!("dispatcher: {e}");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = farm.woken() => {}
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+async fn step(farm: &Farm) -> Result<(), DbError> {
+    start_slicing(farm).await?;
+    assign_ready(farm).await
+}
+
+// ---- Submission and approval ---------------------------------------------------------------------
+
+/// What a person asks the farm to print.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub model_version_id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub material_kind: Option<String>,
+    #[serde(default)]
+    pub colour: Option<String>,
+    /// `draft`, `standard`, `fine` or `detail`.
+    #[serde(default)]
+    pub quality: Option<String>,
+    #[serde(default)]
+    pub copies: Option<i64>,
+    /// A printer tag, e.g. `room 2`.
+    #[serde(default)]
+    pub printer_group: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub nozzle_mm: Option<f64>,
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
+}
+
+/// Why a submission or a command on a job was refused; the message is for people.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Records a submission: one job per copy, then queued, or awaiting approval when the submitter's role
+/// needs a teacher's yes.
+pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> Result<Vec<JobRecord>, JobError> {
+    let db = farm.db();
+    let version = db.models().version(s.model_version_id).await.map_err(|e| match e {
+        DbError::NotFound { .. } => JobError::Invalid(format!("there is no model version {}", s.model_version_id)),
+        e => e.into(),
+    })?;
+    let copies = s.copies.unwrap_or(1);
+    if !(1..=100).contains(&copies) {
+        return Err(JobError::Invalid("copies must be between 1 and 100".into()));
+    }
+    if let Some(d) = &s.deadline {
+        DateTime::parse_from_rfc3339(d)
+            .map_err(|_| JobError::Invalid(format!("the deadline {d:?} is not a date like 2026-12-01T15:00:00Z")))?;
+    }
+    if s.nozzle_mm.is_some_and(|n| !(n > 0.0 && n < 5.0)) {
+        return Err(JobError::Invalid("the nozzle must be between 0 and 5 mm".into()));
+    }
+    let quality = s.quality.clone().unwrap_or_else(|| "standard".into());
+    if !["draft", "standard", "normal", "fine", "detail", "0.28-draft", "0.20-standard", "0.15-fine", "0.10-detail"]
+        .contains(&quality.to_ascii_lowercase().as_str())
+    {
+        return Err(JobError::Invalid(format!("quality {quality:?} is not one of draft, standard, fine or detail")));
+    }
+    let job = NewJob {
+        model_version_id: version.id,
+        owner_id: owner.map(|o| o.0),
+        name: s.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| version.name.clone()),
+        material_kind: s.material_kind.clone().map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()),
+        colour: s.colour.clone().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
+        quality,
+        copies,
+        printer_group: s.printer_group.clone().filter(|g| !g.trim().is_empty()),
+        priority: s.priority.unwrap_or(0).clamp(-100, 100),
+        deadline: s.deadline.clone(),
+        nozzle_mm: s.nozzle_mm,
+        size_mm: [version.size_x_mm.unwrap_or(0.0), version.size_y_mm.unwrap_or(0.0), version.size_z_mm.unwrap_or(0.0)],
+        max_attempts: s.max_attempts.unwrap_or(0).clamp(0, 10),
+    };
+    let ids = db.jobs().submit(&job, Some("submitted")).await?;
+    let needs_approval = match owner {
+        Some((_, role)) => approval_roles(farm).await.iter().any(|r| r == role.as_str()),
+        None => false,
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        if needs_approval {
+            db.jobs()
+                .transition(id, JobState::AwaitingApproval, owner.map(|o| o.0), Some("needs a teacher's approval"))
+                .await?;
+        } else {
+            db.jobs().transition(id, JobState::Queued, owner.map(|o| o.0), Some("queued")).await?;
+        }
+        let record = db.jobs().get(id).await?;
+        farm.publish_job(&record);
+        out.push(record);
+    }
+    farm.broadcast(FarmEvent::Queue);
+    farm.wake();
+    Ok(out)
+}
+
+async fn approval_roles(farm: &Farm) -> Vec<String> {
+    let settings = farm.db().farm().settings().await.unwrap_or_default();
+    match settings.get("approval_roles").and_then(|v| v.as_array()) {
+        Some(list) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        None => DEFAULT_APPROVAL_ROLES.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Moves a job by a person's decision (approve, reject, cancel, pause, resume), recording who and why.
+pub async fn command(
+    farm: &Farm,
+    job_id: i64,
+    action: &str,
+    actor: Option<i64>,
+    reason: Option<&str>,
+) -> Result<JobRecord, JobError> {
+    let db = farm.db();
+    let job = db.jobs().get(job_id).await?;
+    let refuse = |what: &str| JobError::Conflict(format!("job {job_id} is {} and cannot be {what}", job.state));
+    match action {
+        "approve" => {
+            if job.state != JobState::AwaitingApproval {
+                return Err(refuse("approved"));
+            }
+            db.jobs().transition(job_id, JobState::Queued, actor, Some(reason.unwrap_or("approved"))).await?;
+        }
+        "reject" => {
+            if job.state != JobState::AwaitingApproval {
+                return Err(refuse("rejected"));
+            }
+            db.jobs().transition(job_id, JobState::Cancelled, actor, Some(reason.unwrap_or("rejected"))).await?;
+        }
+        "cancel" => {
+            if job.state.is_terminal() {
+                return Err(refuse("cancelled"));
+            }
+            // A print in progress is stopped by its print task, which records the end; anything else
+            // is cancelled here.
+            if !farm.cancel_running(job_id) {
+                db.jobs().transition(job_id, JobState::Cancelled, actor, Some(reason.unwrap_or("cancelled"))).await?;
+            }
+        }
+        "pause" | "resume" => {
+            let want = if action == "pause" { JobState::Printing } else { JobState::Paused };
+            if job.state != want {
+                return Err(refuse(if action == "pause" { "paused" } else { "resumed" }));
+            }
+            let live = job.printer_id.and_then(|p| farm.live(p)).and_then(|l| l.driver);
+            let driver = live.ok_or_else(|| JobError::Conflict("the printer is not connected".into()))?;
+            let r = if action == "pause" { driver.pause().await } else { driver.resume().await };
+            r.map_err(|e| JobError::Conflict(format!("the printer said: {e}")))?;
+            // The print task records paused/printing when the printer reports it.
+        }
+        "retry" => {
+            if job.state != JobState::Failed {
+                return Err(refuse("tried again"));
+            }
+            db.jobs()
+                .transition(job_id, JobState::Queued, actor, Some(reason.unwrap_or("tried again by hand")))
+                .await?;
+        }
+        other => return Err(JobError::Invalid(format!("unknown action {other:?}"))),
+    }
+    let record = db.jobs().get(job_id).await?;
+    farm.publish_job(&record);
+    farm.broadcast(FarmEvent::Queue);
+    farm.wake();
+    Ok(record)
+}
+
+// ---- Slicing -------------------------------------------------------------------------------------
+
+/// Starts slicing queued jobs, for a printer that could print them (re-sliced later if the printer
+/// that gets the job prints with another profile).
+async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
+    let db = farm.db();
+    let queued =
+        db.jobs().list(&JobFilter { states: vec![JobState::Queued], limit: Some(50), ..Default::default() }).await?;
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let printers = farm.all_live();
+    let spools = spools_by_id(farm).await?;
+    for job in queued {
+        if farm.inner.slicing.lock().expect("slicing lock").contains(&job.id) {
+            continue;
+        }
+        let probe = scheduler_job(&job, &HashMap::new());
+        let mut best: Option<(&Live, Result<(), scheduler::Mismatch>)> = None;
+        for live in &printers {
+            let p = scheduler_printer(&live.record, &live.status.borrow(), &spools, true);
+            let fit = scheduler::fits(&p, &probe);
+            let better = match &best {
+                None => true,
+                Some((_, Err(_))) => fit.is_ok(),
+                Some((_, Ok(()))) => false,
+            };
+            if better {
+                best = Some((live, fit));
+            }
+        }
+        let target = match best {
+            Some((live, Ok(()))) => live.record.clone(),
+            Some((_, Err(why))) => {
+                let msg = format!("No printer in the farm can print this yet: {}.", why.explain(&probe));
+                if job.error.as_deref() != Some(msg.as_str()) {
+                    db.jobs().set_error(job.id, &msg).await?;
+                    farm.publish_job(&db.jobs().get(job.id).await?);
+                }
+                continue;
+            }
+            None => continue,
+        };
+        db.jobs().transition(job.id, JobState::Slicing, None, Some(&format!("slicing for {}", target.name))).await?;
+        farm.inner.slicing.lock().expect("slicing lock").insert(job.id);
+        farm.publish_job(&db.jobs().get(job.id).await?);
+        let f = farm.clone();
+        farm.spawn(async move {
+            let id = job.id;
+            let result = slice_job(&f, &job, &target).await;
+            f.inner.slicing.lock().expect("slicing lock").remove(&id);
+            match result {
+                Ok(()) => {}
+                Err(why) => {
+                    tracing::warn!(job = id, "slicing failed: {why}");
+                    let _ = f.db().jobs().set_error(id, &why).await;
+                    if f.db().jobs().transition(id, JobState::Failed, None, Some(&why)).await.is_ok() {
+                        let owner = f.db().jobs().get(id).await.ok().and_then(|j| j.owner_id);
+                        f.notifier()
+                            .send(
+                                &f,
+                                NewNotification {
+                                    kind: "job_failed",
+                                    severity: "error",
+                                    message: format!("Job {id} could not be sliced: {why}"),
+                                    job_id: Some(id),
+                                    user_id: owner,
+                                    ..Default::default()
+                                },
+                            )
+                            .await;
+                    }
+                }
+            }
+            if let Ok(j) = f.db().jobs().get(id).await {
+                f.publish_job(&j);
+            }
+            f.broadcast(FarmEvent::Queue);
+            f.wake();
+        });
+    }
+    Ok(())
+}
+
+/// Slices a job for a printer and stores the G-code; the job must be `slicing` (→ `ready`) or
+/// `assigned` (stays).
+async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Result<(), String> {
+    let (profile, key) = profiles::for_job(printer, job)?;
+    let db = farm.db();
+    let version = db.models().version(job.model_version_id).await.map_err(|e| e.to_string())?;
+    let model_path = farm.data_dir().join(&version.file_path);
+    let gcode_rel = format!("gcode/job-{}.gcode", job.id);
+    let gcode_path = farm.data_dir().join(&gcode_rel);
+    let _permit = farm.inner.slicer.acquire().await.map_err(|e| e.to_string())?;
+    let name = job.name.clone();
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = cancel.clone();
+    let shutdown = farm.shutdown_token().clone();
+    let watcher = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let summary = tokio::task::spawn_blocking(move || -> Result<slicer::SliceSummary, String> {
+        let model = mesh::io::read_file(&model_path, &mesh::io::Limits::default())
+            .map_err(|e| format!("the model file cannot be read: {e}"))?;
+        let plate = Plate::arranged(vec![(name, model)], &profile.printer.bed);
+        let control = SliceControl { cancel, ..SliceControl::default() };
+        let out = slicer::slice(&plate, &profile, &control).map_err(|e| e.to_string())?;
+        if let Some(dir) = gcode_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let tmp = gcode_path.with_extension("gcode.part");
+        std::fs::write(&tmp, &out.gcode).map_err(|e| format!("cannot write the G-code: {e}"))?;
+        std::fs::rename(&tmp, &gcode_path).map_err(|e| format!("cannot write the G-code: {e}"))?;
+        Ok(out.summary)
+    })
+    .await
+    .map_err(|e| format!("the slicer stopped unexpectedly: {e}"))?;
+    watcher.abort();
+    let summary = summary?;
+    db.jobs()
+        .sliced(job.id, &gcode_rel, summary.print_time_s.round() as i64, summary.filament_g, &key)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+// ---- Scheduling ----------------------------------------------------------------------------------
+
+/// One scheduling round: ready jobs onto free printers.
+async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
+    let db = farm.db();
+    let ready = db.jobs().list(&JobFilter { states: vec![JobState::Ready], ..Default::default() }).await?;
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let (printers, policy) = snapshot(farm).await?;
+    let jobs: Vec<scheduler::Job> = ready.iter().map(|j| scheduler_job(j, &HashMap::new())).collect();
+    let plan = scheduler::plan_round(&printers, &jobs, &policy);
+    for Assignment { job, printer } in plan {
+        let name = farm.live(printer).map(|l| l.record.name).unwrap_or_default();
+        if !db.jobs().assign(job, printer, &format!("assigned to {name}")).await? {
+            continue;
+        }
+        let record = db.jobs().get(job).await?;
+        farm.publish_job(&record);
+        spawn_print(farm, job, printer, false);
+    }
+    farm.broadcast(FarmEvent::Queue);
+    Ok(())
+}
+
+/// The farm as the scheduler sees it now, and the policy from the farm's settings and windows.
+async fn snapshot(farm: &Farm) -> Result<(Vec<scheduler::Printer>, Policy), DbError> {
+    let db = farm.db();
+    let spools = spools_by_id(farm).await?;
+    let active = db
+        .jobs()
+        .list(&JobFilter {
+            states: vec![JobState::Assigned, JobState::Printing, JobState::Paused],
+            ..Default::default()
+        })
+        .await?;
+    let now = Utc::now();
+    let open = farm.windows().open_at(now);
+    let cooldown: HashMap<i64, Instant> = farm.inner.cooldown.lock().expect("cooldown lock").clone();
+    let busy: HashMap<i64, &JobRecord> = active.iter().filter_map(|j| j.printer_id.map(|p| (p, j))).collect();
+    let settings = db.farm().settings().await?;
+    let changeover_s = settings.get("changeover_min").and_then(|v| v.as_f64()).unwrap_or(5.0) * 60.0;
+    // Records come from the database, not the farm's copies: a print that just ended may have
+    // closed the bed-clear gate a moment ago.
+    let records: HashMap<i64, PrinterRecord> = db.printers().list().await?.into_iter().map(|r| (r.id, r)).collect();
+    let mut printers = Vec::new();
+    for mut live in farm.all_live() {
+        let Some(record) = records.get(&live.record.id) else { continue };
+        live.record = record.clone();
+        let status = live.status.borrow().clone();
+        let mut p = scheduler_printer(&live.record, &status, &spools, false);
+        let free = !busy.contains_key(&live.record.id)
+            && cooldown.get(&live.record.id).is_none_or(|until| *until <= Instant::now())
+            && !open.farm_maintenance
+            && !open.maintenance_printers.contains(&live.record.id);
+        p.available &= free;
+        p.free_in_s = if p.available {
+            0.0
+        } else if let Some(job) = busy.get(&live.record.id) {
+            let left = status.remaining_s.map(f64::from).unwrap_or_else(|| {
+                let total = job.estimate_s.unwrap_or(1800) as f64;
+                total * (1.0 - job.progress.unwrap_or(0.0)).clamp(0.0, 1.0)
+            });
+            left + changeover_s
+        } else if live.record.enabled && !live.record.maintenance && !live.record.bed_clear {
+            // Someone has to clear the bed; assume they will within the changeover time.
+            changeover_s
+        } else if status.state == PrinterState::Idle && live.record.enabled && !live.record.maintenance {
+            changeover_s
+        } else {
+            f64::INFINITY
+        };
+        printers.push(p);
+    }
+    let mut running: HashMap<i64, usize> = HashMap::new();
+    for j in &active {
+        *running.entry(j.owner_id.unwrap_or(0)).or_default() += 1;
+    }
+    let max_heating = settings.get("max_heating").and_then(|v| v.as_u64()).map(|n| n as usize);
+    let long_job_s = settings.get("long_job_hours").and_then(|v| v.as_f64()).map(|h| h * 3600.0);
+    let policy = Policy {
+        now_s: now.timestamp() as f64,
+        max_heating,
+        running,
+        changeover_s,
+        windows: Windows {
+            quiet: farm.windows().intervals("quiet", now),
+            overnight: farm.windows().intervals("overnight", now),
+            long_job_s,
+        },
+    };
+    Ok((printers, policy))
+}
+
+async fn spools_by_id(farm: &Farm) -> Result<HashMap<i64, crate::db::Spool>, DbError> {
+    Ok(farm.db().materials().spools().await?.into_iter().map(|s| (s.id, s)).collect())
+}
+
+/// A printer as the scheduler sees it. `ignore_state` judges only the fixed constraints (for choosing
+/// whom to slice for).
+fn scheduler_printer(
+    r: &PrinterRecord,
+    status: &PrinterStatus,
+    spools: &HashMap<i64, crate::db::Spool>,
+    ignore_state: bool,
+) -> scheduler::Printer {
+    let heating = |t: printers::Temperature| t.target > 0.0 && t.actual < t.target - 5.0;
+    scheduler::Printer {
+        id: r.id,
+        available: r.enabled && !r.maintenance && (ignore_state || (r.bed_clear && status.state == PrinterState::Idle)),
+        heating: status.state.is_busy() && (heating(status.hotend) || heating(status.bed)),
+        free_in_s: 0.0,
+        build_mm: [r.build_x_mm, r.build_y_mm, r.build_z_mm],
+        nozzle_mm: r.nozzle_mm,
+        tags: r.tags.clone(),
+        material: r.loaded_spool_id.and_then(|id| spools.get(&id)).map(|s| scheduler::Loaded {
+            kind: s.material_kind.clone(),
+            colour: s.colour_name.clone(),
+            remaining_g: if ignore_state { f64::INFINITY } else { s.remaining_g },
+        }),
+    }
+}
+
+fn seconds(t: &str) -> Option<f64> {
+    DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
+}
+
+fn scheduler_job(j: &JobRecord, _hint: &HashMap<i64, f64>) -> scheduler::Job {
+    scheduler::Job {
+        id: j.id,
+        owner: j.owner_id.unwrap_or(0),
+        priority: j.priority as i32,
+        deadline_s: j.deadline.as_deref().and_then(seconds),
+        // A manager's manual order replaces submission time as the tie-break within a priority.
+        submitted_s: j.queue_pos.or_else(|| seconds(&j.created_at)).unwrap_or(0.0),
+        size_mm: j.size_mm,
+        nozzle_mm: j.nozzle_mm,
+        material_kind: j.material_kind.clone(),
+        colour: j.colour.clone(),
+        group: j.printer_group.clone(),
+        filament_g: j.filament_g.unwrap_or(0.0),
+        duration_s: j.estimate_s.map(|s| s as f64).unwrap_or(1800.0),
+        avoid: j.avoid_printers.clone(),
+    }
+}
+
+/// Every waiting job with its estimated start and finish.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueEntry {
+    pub job: JobRecord,
+    /// Position in the order the farm serves jobs (0 = next).
+    pub position: usize,
+    pub printer_id: Option<i64>,
+    pub start: Option<String>,
+    pub finish: Option<String>,
+    /// Why it cannot be placed, in words.
+    pub blocked: Option<String>,
+    /// Whether the times come from a real slice (false: the job is not sliced yet, 30 min assumed).
+    pub sliced: bool,
+}
+
+/// The queue forecast: every job that has not started, in service order, with the printer it will
+/// probably get and when, by simulating the queue forward.
+pub async fn forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
+    let db = farm.db();
+    let waiting = db
+        .jobs()
+        .list(&JobFilter {
+            states: vec![JobState::AwaitingApproval, JobState::Queued, JobState::Slicing, JobState::Ready],
+            ..Default::default()
+        })
+        .await?;
+    let (printers, policy) = snapshot(farm).await?;
+    let jobs: Vec<scheduler::Job> = waiting.iter().map(|j| scheduler_job(j, &HashMap::new())).collect();
+    let order = scheduler::service_order(&jobs, &policy);
+    let estimates: Vec<Estimate> = scheduler::forecast(&printers, &jobs, &policy);
+    let iso = |s: f64| super::windows::utc(s).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut position = vec![0; jobs.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        position[i] = pos;
+    }
+    let mut out: Vec<QueueEntry> = waiting
+        .into_iter()
+        .zip(estimates)
+        .enumerate()
+        .map(|(i, (job, e))| QueueEntry {
+            sliced: job.estimate_s.is_some(),
+            position: position[i],
+            printer_id: e.printer,
+            start: e.start_s.map(iso),
+            finish: e.finish_s.map(iso),
+            blocked: e.blocked.map(|m| m.explain(&jobs[i])),
+            job,
+        })
+        .collect();
+    out.sort_by_key(|e| e.position);
+    Ok(out)
+}
+
+// ---- Printing ------------------------------------------------------------------------------------
+
+fn spawn_print(farm: &Farm, job: i64, printer: i64, adopt: bool) {
+    let token = CancellationToken::new();
+    farm.inner.running.lock().expect("running lock").insert(job, token.clone());
+    let f = farm.clone();
+    farm.spawn(async move {
+        if let Err(e) = print(&f, job, printer, adopt, token).await {
+            tracing::warn!(job, printer, "print task: {e}");
+        }
+        f.inner.running.lock().expect("running lock").remove(&job);
+        if let Ok(j) = f.db().jobs().get(job).await {
+            f.publish_job(&j);
+        }
+        let _ = f.refresh_printer(printer).await;
+        f.broadcast(FarmEvent::Queue);
+        f.wake();
+    });
+}
+
+/// Sends an assigned job to its printer (or, after a restart, takes over watching one that may be
+/// printing) and follows it to its end.
+async fn print(
+    farm: &Farm,
+    job_id: i64,
+    printer_id: i64,
+    adopt: bool,
+    cancel: CancellationToken,
+) -> Result<(), String> {
+    let db = farm.db();
+    let Some(live) = farm.live(printer_id) else {
+        db.jobs().unassign(job_id, "the printer was removed").await.map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    let Some(driver) = live.driver.clone() else {
+        db.jobs()
+            .unassign(job_id, "the printer's connection settings are not valid")
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    let job = db.jobs().get(job_id).await.map_err(|e| e.to_string())?;
+    if adopt {
+        return adopt_print(farm, job, live, cancel).await;
+    }
+
+    // Re-slice when this printer prints with another profile than the G-code was made for.
+    let (_, key) = profiles::for_job(&live.record, &job)?;
+    let gcode_ok = job.gcode_path.as_ref().is_some_and(|p| farm.data_dir().join(p).exists());
+    if job.sliced_for.as_deref() != Some(key.as_str()) || !gcode_ok {
+        if let Err(why) = slice_job(farm, &job, &live.record).await {
+            db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
+            db.jobs().transition(job_id, JobState::Failed, None, Some(&why)).await.map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+    }
+    let job = db.jobs().get(job_id).await.map_err(|e| e.to_string())?;
+    let source = farm.data_dir().join(job.gcode_path.as_deref().unwrap_or_default());
+    let remote = format!("job-{}-a{}.gcode", job.id, job.attempts + 1);
+    let attempt_path: PathBuf = farm.data_dir().join("gcode").join(&remote);
+    let _ = tokio::fs::remove_file(&attempt_path).await;
+    if tokio::fs::hard_link(&source, &attempt_path).await.is_err() {
+        tokio::fs::copy(&source, &attempt_path).await.map_err(|e| format!("cannot prepare the G-code: {e}"))?;
+    }
+    db.jobs().prepare_attempt(job_id, &remote).await.map_err(|e| e.to_string())?;
+
+    let sent = async {
+        let file = driver.upload(&attempt_path).await?;
+        driver.start(&file.name).await
+    };
+    if let Err(e) = sent.await {
+        let why = format!("{} could not start it: {e}", live.record.name);
+        farm.inner.cooldown.lock().expect("cooldown lock").insert(printer_id, Instant::now() + COOLDOWN);
+        db.jobs().unassign(job_id, &why).await.map_err(|e| e.to_string())?;
+        db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    db.jobs()
+        .started(job_id, live.record.loaded_spool_id, &format!("printing on {}", live.record.name))
+        .await
+        .map_err(|e| e.to_string())?;
+    let job = db.jobs().get(job_id).await.map_err(|e| e.to_string())?;
+    farm.publish_job(&job);
+    let _ = farm.refresh_printer(printer_id).await;
+    follow(farm, job, live, cancel, Instant::now(), false).await
+}
+
+/// After a restart: find out what a network printer did with an assigned or printing job.
+async fn adopt_print(farm: &Farm, job: JobRecord, live: Live, cancel: CancellationToken) -> Result<(), String> {
+    let db = farm.db();
+    let mut rx = live.status.clone();
+    let connected = tokio::select! {
+        s = rx.wait_for(|s| !matches!(s.state, PrinterState::Disconnected | PrinterState::Connecting)) => s.map(|s| s.clone()).ok(),
+        _ = cancel.cancelled() => None,
+        _ = farm.shutdown_token().cancelled() => return Ok(()),
+    };
+    let Some(status) = connected else {
+        return finish(farm, &job, &live, cancelled_outcome(&job, "cancelled while the printer was offline"), 0.0)
+            .await;
+    };
+    let ours = status.file.is_some() && status.file == job.remote_file;
+    let started =
+        job.started_at.as_deref().and_then(seconds).map(|s| Utc::now().timestamp_millis() as f64 / 1000.0 - s);
+    let since = Instant::now() - Duration::from_secs_f64(started.unwrap_or(0.0).max(0.0));
+    if ours && status.state.is_busy() {
+        if job.state == JobState::Assigned {
+            db.jobs()
+                .started(job.id, live.record.loaded_spool_id, "the printer was already printing it after a restart")
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tracing::info!(job = job.id, printer = %live.record.name, "picked up a print that went on during a restart");
+        let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
+        return follow(farm, job, live, cancel, since, true).await;
+    }
+    if ours && status.state == PrinterState::Idle && status.progress.is_some_and(|p| p >= 0.999) {
+        if job.state == JobState::Assigned {
+            db.jobs()
+                .started(job.id, live.record.loaded_spool_id, "found finished after a restart")
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
+        let outcome = PrintOutcome {
+            state: JobState::Done,
+            reason: Some("finished while the server was down".into()),
+            actor_id: None,
+            error: None,
+            seconds: since.elapsed().as_secs_f64(),
+            filament_g: job.filament_g.unwrap_or(0.0),
+            needs_bed_clear: true,
+        };
+        return finish(farm, &job, &live, outcome, 1.0).await;
+    }
+    if job.state == JobState::Assigned {
+        db.jobs()
+            .unassign(job.id, "the printer had not started it when the server restarted")
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let outcome = PrintOutcome {
+        state: JobState::Failed,
+        reason: Some("lost during a restart".into()),
+        actor_id: None,
+        error: Some(format!(
+            "{} was no longer printing this job when the server came back{}.",
+            live.record.name,
+            status.last_error.as_deref().map(|e| format!(" (the printer said: {e})")).unwrap_or_default()
+        )),
+        seconds: since.elapsed().as_secs_f64(),
+        filament_g: job.filament_g.unwrap_or(0.0) * job.progress.unwrap_or(0.0),
+        needs_bed_clear: true,
+    };
+    finish(farm, &job, &live, outcome, job.progress.unwrap_or(0.0)).await
+}
+
+fn cancelled_outcome(job: &JobRecord, why: &str) -> PrintOutcome {
+    PrintOutcome {
+        state: JobState::Cancelled,
+        reason: Some(why.into()),
+        actor_id: None,
+        error: None,
+        seconds: 0.0,
+        filament_g: job.filament_g.unwrap_or(0.0) * job.progress.unwrap_or(0.0),
+        needs_bed_clear: job.state != JobState::Assigned,
+    }
+}
+
+/// Follows a printing job on its printer until it ends, mirroring pause/resume and progress.
+async fn follow(
+    farm: &Farm,
+    job: JobRecord,
+    live: Live,
+    cancel: CancellationToken,
+    since: Instant,
+    mut seen_busy: bool,
+) -> Result<(), String> {
+    let db = farm.db();
+    let mut rx = live.status.clone();
+    let started = Instant::now();
+    let mut state = job.state;
+    let mut cancel_sent: Option<Instant> = None;
+    let mut last_saved = (Instant::now(), job.progress.unwrap_or(0.0));
+    let estimate = job.filament_g.unwrap_or(0.0);
+    loop {
+        let s = rx.borrow_and_update().clone();
+        let progress = s.progress.map(f64::from).unwrap_or(last_saved.1).clamp(0.0, 1.0);
+        let outcome = |state: JobState, reason: String, error: Option<String>, share: f64| PrintOutcome {
+            state,
+            reason: Some(reason),
+            actor_id: None,
+            error,
+            seconds: since.elapsed().as_secs_f64(),
+            filament_g: estimate * share,
+            needs_bed_clear: true,
+        };
+        let end = match s.state {
+            PrinterState::Printing | PrinterState::Finishing | PrinterState::Paused => {
+                seen_busy = true;
+                let want = if s.state == PrinterState::Paused { JobState::Paused } else { JobState::Printing };
+                if want != state {
+                    let why = if want == JobState::Paused { "paused at the printer" } else { "resumed" };
+                    db.jobs()
+                        .transition(job.id, want, None, Some(s.message.as_deref().unwrap_or(why)))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    state = want;
+                    farm.publish_job(&db.jobs().get(job.id).await.map_err(|e| e.to_string())?);
+                }
+                let (at, saved) = last_saved;
+                if (progress - saved).abs() >= 0.01 || at.elapsed() >= Duration::from_secs(10) && progress != saved {
+                    db.jobs().set_progress(job.id, progress).await.map_err(|e| e.to_string())?;
+                    last_saved = (Instant::now(), progress);
+                    let mut j = job.clone();
+                    j.state = state;
+                    j.progress = Some(progress);
+                    farm.publish_job(&j);
+                }
+                None
+            }
+            PrinterState::Error => {
+                let error = s
+                    .message
+                    .clone()
+                    .or(s.last_error.clone())
+                    .unwrap_or_else(|| "the printer reported an error".into());
+                if cancel_sent.is_some() {
+                    Some(outcome(JobState::Cancelled, "cancelled".into(), None, progress))
+                } else {
+                    Some(outcome(JobState::Failed, format!("the printer stopped: {error}"), Some(error), progress))
+                }
+            }
+            PrinterState::Idle if seen_busy => {
+                let msg = s.message.clone().unwrap_or_default();
+                if cancel_sent.is_some() {
+                    Some(outcome(JobState::Cancelled, "cancelled".into(), None, progress))
+                } else if msg.starts_with("Cancelled") {
+                    Some(outcome(JobState::Cancelled, "cancelled at the printer".into(), None, progress))
+                } else if msg.starts_with("Finished") || progress >= 0.999 {
+                    Some(outcome(JobState::Done, "finished".into(), None, 1.0))
+                } else {
+                    let why = format!("the printer stopped at {:.0}% without saying why", progress * 100.0);
+                    Some(outcome(JobState::Failed, why.clone(), Some(why), progress))
+                }
+            }
+            PrinterState::Disconnected | PrinterState::Connecting
+                if seen_busy && host_streamed(&live.record.driver) =>
+            {
+                let why = s.last_error.clone().unwrap_or_else(|| "the USB connection to the printer was lost".into());
+                Some(outcome(JobState::Failed, format!("connection lost: {why}"), Some(why), progress))
+            }
+            _ if !seen_busy && started.elapsed() > START_TIMEOUT => {
+                let why = "the printer did not start the print".to_string();
+                Some(outcome(JobState::Failed, why.clone(), Some(why), 0.0))
+            }
+            _ => None,
+        };
+        if let Some(o) = end {
+            let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
+            let share = if o.state == JobState::Done { 1.0 } else { progress };
+            return finish(farm, &job, &live, o, share).await;
+        }
+        if cancel_sent.is_some_and(|at| at.elapsed() > CANCEL_TIMEOUT) {
+            let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
+            let o = cancelled_outcome(&job, "cancelled (the printer did not confirm)");
+            return finish(farm, &job, &live, o, progress).await;
+        }
+        tokio::select! {
+            _ = farm.shutdown_token().cancelled() => return Ok(()),
+            _ = cancel.cancelled(), if cancel_sent.is_none() => {
+                cancel_sent = Some(Instant::now());
+                if let Some(driver) = &live.driver {
+                    if let Err(e) = driver.cancel().await {
+                        tracing::warn!(job = job.id, "cancel: {e}");
+                    }
+                }
+                if !seen_busy {
+                    let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
+                    let o = cancelled_outcome(&job, "cancelled before it started");
+                    return finish(farm, &job, &live, o, 0.0).await;
+                }
+            }
+            changed = rx.changed() => if changed.is_err() { return Ok(()) },
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Records the end of a print, tells people, and puts a failed job back in the queue when it has
+/// attempts left.
+async fn finish(farm: &Farm, job: &JobRecord, live: &Live, outcome: PrintOutcome, _share: f64) -> Result<(), String> {
+    let db = farm.db();
+    db.jobs().finish(job.id, &outcome).await.map_err(|e| e.to_string())?;
+    let name = &live.record.name;
+    let (kind, severity, mut message) = match outcome.state {
+        JobState::Done => (
+            "job_done",
+            "info",
+            format!("\"{}\" is finished on {name}. Take it off the bed, then press \"Bed cleared\".", job.name),
+        ),
+        JobState::Cancelled => ("job_cancelled", "info", format!("\"{}\" was cancelled on {name}.", job.name)),
+        _ => (
+            "job_failed",
+            "error",
+            format!(
+                "\"{}\" failed on {name}: {}",
+                job.name,
+                outcome.error.clone().unwrap_or_else(|| "no reason given".into())
+            ),
+        ),
+    };
+    if outcome.state == JobState::Failed {
+        if db.jobs().retry(job.id).await.map_err(|e| e.to_string())? {
+            message.push_str(" It will be tried again, on another printer if one fits.");
+        } else {
+            message.push_str(" It has used all its attempts.");
+        }
+    }
+    farm.notifier()
+        .send(
+            farm,
+            NewNotification {
+                kind,
+                severity,
+                message,
+                job_id: Some(job.id),
+                printer_id: Some(live.record.id),
+                user_id: job.owner_id,
+            },
+        )
+        .await;
+    if outcome.needs_bed_clear && live.record.require_bed_clear {
+        farm.notifier()
+            .send(
+                farm,
+                NewNotification {
+                    kind: "needs_attention",
+                    severity: "warning",
+                    message: format!("{name} needs its bed cleared before it can take the next job."),
+                    printer_id: Some(live.record.id),
+                    ..Default::default()
+                },
+            )
+            .await;
+    }
+    if let Some(spool) = job.spool_id.or(live.record.loaded_spool_id) {
+        if let Ok(s) = db.materials().spool(spool).await {
+            if s.remaining_g < LOW_FILAMENT_G && s.remaining_g + outcome.filament_g >= LOW_FILAMENT_G {
+                farm.notifier()
+                    .send(
+                        farm,
+                        NewNotification {
+                            kind: "low_filament",
+                            severity: "warning",
+                            message: format!(
+                                "The {} {} spool on {name} has only {:.0} g left.",
+                                s.colour_name, s.material_kind, s.remaining_g
+                            ),
+                            printer_id: Some(live.record.id),
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- Recovery ------------------------------------------------------------------------------------
+
+/// Settles what a previous run left unfinished: slicing starts again; USB prints (which stop when the
+/// host stops streaming) are recorded as failed with the reason and retried; prints on OctoPrint and
+/// Moonraker are looked up on the printer and followed again, or found finished, or recorded as lost.
+pub async fn recover(farm: &Farm) -> Result<(), DbError> {
+    let db = farm.db();
+    for job in db.jobs().list(&JobFilter { states: vec![JobState::Slicing], ..Default::default() }).await? {
+        db.jobs().transition(job.id, JobState::Queued, None, Some("the server restarted while slicing")).await?;
+    }
+    let active = db
+        .jobs()
+        .list(&JobFilter {
+            states: vec![JobState::Assigned, JobState::Printing, JobState::Paused],
+            ..Default::default()
+        })
+        .await?;
+    for job in active {
+        let Some(printer) = job.printer_id else { continue };
+        let live = farm.live(printer);
+        let streamed = live.as_ref().is_none_or(|l| host_streamed(&l.record.driver));
+        match (job.state, streamed) {
+            (JobState::Assigned, true) => {
+                db.jobs().unassign(job.id, "the server restarted before the print started").await?;
+            }
+            (_, true) => {
+                let started = job.started_at.as_deref().and_then(seconds);
+                let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+                let error = "The server stopped while it was sending this print to the printer over USB, so the print \
+                             stopped with it."
+                    .to_string();
+                let outcome = PrintOutcome {
+                    state: JobState::Failed,
+                    reason: Some("the host stopped during a USB print".into()),
+                    actor_id: None,
+                    error: Some(error),
+                    seconds: started.map(|s| (now - s).max(0.0)).unwrap_or(0.0),
+                    filament_g: job.filament_g.unwrap_or(0.0) * job.progress.unwrap_or(0.0),
+                    needs_bed_clear: true,
+                };
+                match &live {
+                    Some(live) => finish(farm, &job, live, outcome, 0.0)
+                        .await
+                        .map_err(|e| DbError::BadValue { column: "recovery", value: e })?,
+                    None => {
+                        db.jobs().finish(job.id, &outcome).await?;
+                        db.jobs().retry(job.id).await?;
+                    }
+                }
+            }
+            (_, false) => spawn_print(farm, job.id, printer, true),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! The farm: live printer state, the jobs running on printers, and the event bus that feeds the
+//! browsers. A component in Moonraker's sense: it owns its state and publishes typed events.
+//!
+//! - [`connections`]: one task per printer connection (real drivers, and the demo farm's simulated
+//!   Marlin boards on pseudo-terminals), keeping the latest status.
+//! - [`dispatch`]: the loop that slices queued jobs, asks [`scheduler`] which ready job goes to which
+//!   printer, and runs each print to its end; recovery after a restart.
+//! - [`profiles`]: which slicer profile a printer and a job print with.
+//! - [`windows`]: quiet hours, overnight and maintenance windows (tokio-cron-scheduler + croner).
+//! - [`notify`]: notifications in the app, on the event stream and to the farm's webhook.
+//! - [`demo`]: the demo farm a new box starts with.
+
+mod connections;
+mod demo;
+pub mod dispatch;
+mod notify;
+pub mod profiles;
+pub mod windows;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use app::api::FarmDirectory;
+use app::wire::{FarmEvent, JobView, PrinterView};
+use printers::{PrinterDriver, PrinterStatus};
+use tokio::sync::{broadcast, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::DemoConfig;
+use crate::db::{Db, DbError, JobRecord, PrinterRecord};
+
+pub use notify::Notifier;
+pub use windows::WindowState;
+
+/// Events a slow browser may fall behind by before it is sent a fresh snapshot instead.
+const EVENT_BACKLOG: usize = 1024;
+
+/// A handle to the farm; cheap to clone.
+#[derive(Clone)]
+pub struct Farm {
+    inner: Arc<Inner>,
+}
+
+/// One printer's connection as the farm holds it.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub record: PrinterRecord,
+    pub driver: Option<Arc<dyn PrinterDriver>>,
+    pub status: watch::Receiver<PrinterStatus>,
+}
+
+struct Inner {
+    db: Db,
+    data_dir: PathBuf,
+    views: RwLock<BTreeMap<i64, PrinterView>>,
+    live: RwLock<HashMap<i64, Live>>,
+    events: broadcast::Sender<FarmEvent>,
+    /// Wakes the dispatcher: a printer became free, a job arrived, a window opened.
+    wake: Notify,
+    /// Jobs whose print task is running, with the token that cancels them.
+    running: Mutex<HashMap<i64, CancellationToken>>,
+    /// Jobs being sliced now.
+    slicing: Mutex<HashSet<i64>>,
+    /// One slice at a time: the box has few cores and prints must keep streaming.
+    slicer: Semaphore,
+    /// Printers that refused a start recently are left alone until then.
+    cooldown: Mutex<HashMap<i64, Instant>>,
+    windows: WindowState,
+    notifier: Notifier,
+    shutdown: CancellationToken,
+    tasks: Mutex<JoinSet<()>>,
+    /// The demo farm's simulated boards; dropping them stops them.
+    sims: Mutex<Vec<printers::sim::marlin::PtySim>>,
+    demo_speed: f64,
+}
+
+impl Farm {
+    /// Loads the configured printers (creating the demo farm when none exist), connects them, recovers
+    /// jobs a previous run left unfinished and starts the dispatcher. Everything stops when `shutdown`
+    /// is cancelled; then await [`Farm::join`].
+    pub async fn start(
+        db: &Db,
+        data_dir: &Path,
+        demo: &DemoConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, DbError> {
+        let created_demo = demo.enabled && db.printers().count().await? == 0;
+        if created_demo {
+            demo::create_printers(db, demo.printers).await?;
+        }
+        let farm = Farm {
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                data_dir: data_dir.to_path_buf(),
+                views: RwLock::new(BTreeMap::new()),
+                live: RwLock::new(HashMap::new()),
+                events: broadcast::channel(EVENT_BACKLOG).0,
+                wake: Notify::new(),
+                running: Mutex::new(HashMap::new()),
+                slicing: Mutex::new(HashSet::new()),
+                slicer: Semaphore::new(1),
+                cooldown: Mutex::new(HashMap::new()),
+                windows: WindowState::default(),
+                notifier: Notifier::new(db.clone()),
+                shutdown: shutdown.clone(),
+                tasks: Mutex::new(JoinSet::new()),
+                sims: Mutex::new(Vec::new()),
+                demo_speed: demo.speed,
+            }),
+        };
+        for record in db.printers().list().await? {
+            farm.connect_printer(record).await;
+        }
+        if created_demo {
+            if let Err(e) = demo::seed_jobs(&farm, demo.printers).await {
+                tracing::warn!("could not seed the demo farm's jobs: {e:#}");
+            }
+        }
+        farm.inner.windows.start(farm.clone()).await;
+        dispatch::recover(&farm).await?;
+        let f = farm.clone();
+        farm.spawn(async move { dispatch::run(f).await });
+        tracing::info!(printers = farm.len(), "farm started");
+        Ok(farm)
+    }
+
+    /// Waits (up to `limit`) for every farm task to stop after shutdown, then aborts the rest.
+    pub async fn join(&self, limit: std::time::Duration) {
+        let mut tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("farm tasks"));
+        if tokio::time::timeout(limit, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+            tracing::warn!("farm tasks did not stop within {limit:?}; aborting them");
+            tasks.abort_all();
+        }
+        self.inner.windows.stop().await;
+        self.inner.sims.lock().expect("farm sims").clear();
+    }
+
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.tasks.lock().expect("farm tasks").spawn(task);
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn windows(&self) -> &WindowState {
+        &self.inner.windows
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// Every printer, sorted by name.
+    pub fn snapshot(&self) -> Vec<PrinterView> {
+        let mut list: Vec<_> = self.inner.views.read().expect("farm lock").values().cloned().collect();
+        list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+        list
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.views.read().expect("farm lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<FarmEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Sends an event to every open browser (none open is normal).
+    pub fn broadcast(&self, event: FarmEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Asks the dispatcher to look at the queue now.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.inner.wake.notified().await
+    }
+
+    pub(crate) fn live(&self, printer: i64) -> Option<Live> {
+        self.inner.live.read().expect("farm lock").get(&printer).cloned()
+    }
+
+    pub(crate) fn all_live(&self) -> Vec<Live> {
+        self.inner.live.read().expect("farm lock").values().cloned().collect()
+    }
+
+    /// Re-reads a printer's record (after its settings, spool or bed state changed) and republishes it.
+    pub async fn refresh_printer(&self, id: i64) -> Result<(), DbError> {
+        let record = self.inner.db.printers().get(id).await?;
+        let status = {
+            let mut live = self.inner.live.write().expect("farm lock");
+            match live.get_mut(&id) {
+                Some(l) => {
+                    l.record = record.clone();
+                    l.status.borrow().clone()
+                }
+                None => return Ok(()),
+            }
+        };
+        self.publish(&record, &status).await;
+        self.wake();
+        Ok(())
+    }
+
+    /// Adds a newly configured printer to the running farm.
+    pub async fn add_printer(&self, id: i64) -> Result<(), DbError> {
+        let record = self.inner.db.printers().get(id).await?;
+        self.connect_printer(record).await;
+        self.wake();
+        Ok(())
+    }
+
+    /// Disconnects and forgets a printer (its record is deleted by the caller).
+    pub async fn remove_printer(&self, id: i64) {
+        let removed = self.inner.live.write().expect("farm lock").remove(&id);
+        self.inner.views.write().expect("farm lock").remove(&id);
+        if let Some(driver) = removed.and_then(|l| l.driver) {
+            let _ = driver.disconnect().await;
+        }
+        self.broadcast(FarmEvent::Snapshot { printers: self.snapshot() });
+    }
+
+    pub(crate) async fn publish(&self, record: &PrinterRecord, status: &PrinterStatus) {
+        let job = self.inner.db.jobs().active_on(record.id).await.ok().flatten();
+        let material = match record.loaded_spool_id {
+            Some(spool) => self
+                .inner
+                .db
+                .materials()
+                .spool(spool)
+                .await
+                .ok()
+                .map(|s| format!("{} · {} · {:.0} g left", s.material_kind, s.colour_name, s.remaining_g)),
+            None => None,
+        };
+        let printer = connections::view(record, status, job.as_ref().map(|j| j.id), material);
+        self.inner.views.write().expect("farm lock").insert(record.id, printer.clone());
+        self.broadcast(FarmEvent::Printer { printer });
+    }
+
+    pub(crate) fn publish_job(&self, job: &JobRecord) {
+        self.broadcast(FarmEvent::Job { job: job_view(job) });
+    }
+
+    /// Cancels a job that is printing (or about to): its print task stops the printer.
+    pub(crate) fn cancel_running(&self, job: i64) -> bool {
+        match self.inner.running.lock().expect("farm running").get(&job) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+}
+
+impl FarmDirectory for Farm {
+    fn printers(&self) -> Vec<PrinterView> {
+        self.snapshot()
+    }
+}
+
+/// The wire form of a job.
+pub fn job_view(j: &JobRecord) -> JobView {
+    JobView {
+        id: j.id,
+        name: j.name.clone(),
+        owner_id: j.owner_id,
+        state: j.state.as_str().to_string(),
+        printer_id: j.printer_id,
+        progress: j.progress,
+        material_kind: j.material_kind.clone(),
+        colour: j.colour.clone(),
+        estimate_s: j.estimate_s,
+        filament_g: j.filament_g,
+        attempts: j.attempts,
+        error: j.error.clone(),
+    }
+}

@@ -1,0 +1,142 @@
+//! The model library on disk: uploaded or generated model files, parsed safely, stored under a
+//! server-chosen name (`models/<sha256>.<ext>`, never the uploader's file name) and recorded as a
+//! model with its first version.
+
+use std::path::Path;
+
+use mesh::io::{Format, Limits};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, DbError, NewModelVersion};
+
+/// The largest model file accepted.
+pub const MAX_MODEL_BYTES: usize = 256 << 20;
+
+/// Why a model could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("the file is {0} bytes; models may be at most 256 MiB")]
+    TooBig(usize),
+    #[error("this file cannot be printed: {0}")]
+    Unreadable(#[from] mesh::io::ReadError),
+    #[error("the model has no triangles")]
+    Empty,
+    #[error("cannot store the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// A stored model version and what the farm measured of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredModel {
+    pub model_id: i64,
+    pub version_id: i64,
+    pub name: String,
+    pub format: String,
+    pub triangles: i64,
+    /// Bounding box size, mm.
+    pub size_mm: [f64; 3],
+    pub volume_mm3: f64,
+}
+
+/// Parses `bytes` (format sniffed from the content, the name only a hint), stores the file and records
+/// the model. The file is written to a temporary name and renamed, so a crash never leaves half a file
+/// under a recorded name.
+pub async fn store_model(
+    db: &Db,
+    data_dir: &Path,
+    name: &str,
+    bytes: Vec<u8>,
+    owner: Option<i64>,
+    source: &str,
+) -> Result<StoredModel, LibraryError> {
+    if bytes.len() > MAX_MODEL_BYTES {
+        return Err(LibraryError::TooBig(bytes.len()));
+    }
+    let hint = name.to_string();
+    let (bytes, format, triangles, size, volume) = tokio::task::spawn_blocking(move || {
+        let format = Format::detect(&bytes)
+            .or_else(|| Path::new(&hint).extension().and_then(|e| e.to_str()).and_then(Format::from_extension))
+            .ok_or(mesh::io::ReadError::UnknownFormat)?;
+        let model = mesh::io::read_as(&bytes, format, &Limits::default())?;
+        let bb = model.bounding_box().ok_or(LibraryError::Empty)?;
+        let size = [0, 1, 2].map(|i| (bb.max[i] - bb.min[i]) as f64);
+        let volume: f64 = model.objects.iter().map(|o| o.placed_mesh().signed_volume().abs()).sum();
+        Ok::<_, LibraryError>((bytes, format, model.triangle_count() as i64, size, volume))
+    })
+    .await
+    .map_err(|e| LibraryError::Io(std::io::Error::other(e.to_string())))??;
+
+    let sha = hex(&Sha256::digest(&bytes));
+    let ext = format.extension();
+    let relative = format!("models/{sha}.{ext}");
+    let path = data_dir.join(&relative);
+    if !path.exists() {
+        tokio::fs::create_dir_all(data_dir.join("models")).await?;
+        let tmp = data_dir.join(format!("models/.{sha}.{ext}.part"));
+        tokio::fs::write(&tmp, &bytes).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+    }
+    let clean = clean_name(name);
+    let (model_id, version_id) = db
+        .models()
+        .create(
+            &clean,
+            owner,
+            source,
+            &NewModelVersion {
+                file_path: relative,
+                format: ext.to_string(),
+                sha256: sha,
+                size_bytes: bytes.len() as i64,
+                created_by: owner,
+            },
+        )
+        .await?;
+    db.models().set_geometry(version_id, triangles, size, volume).await?;
+    Ok(StoredModel {
+        model_id,
+        version_id,
+        name: clean,
+        format: ext.to_string(),
+        triangles,
+        size_mm: size,
+        volume_mm3: volume,
+    })
+}
+
+/// A display name from an uploaded file name: no directories, no extension, no control characters,
+/// at most 120 characters.
+pub fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() <= 4 => stem,
+        _ => base,
+    };
+    let cleaned: String = stem.chars().filter(|c| !c.is_control()).take(120).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        "Untitled model".into()
+    } else {
+        cleaned.to_string()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_paths_and_extensions() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\Users\\maya\\name tag.stl"), "name tag");
+        assert_eq!(clean_name("gear.v2.3mf"), "gear.v2");
+        assert_eq!(clean_name("\u{7}\n.stl"), "Untitled model");
+        assert_eq!(clean_name(""), "Untitled model");
+    }
+}
