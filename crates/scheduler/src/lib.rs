@@ -142,7 +142,7 @@ pub struct Estimate {
 /// `Display` gives a sentence about the farm that a student understands; [`Mismatch::explain`] names the job's
 /// own material, colour, size or group. The first seven are listed from least to most informative: a printer
 /// that fails only on a later one came closer to fitting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Mismatch {
     /// The plate does not fit the build volume, even turned 90°.
     TooBig,

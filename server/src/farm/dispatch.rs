@@ -30,6 +30,8 @@ const COOLDOWN: Duration = Duration::from_secs(30);
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// After a cancel the printer gets this long to confirm before the job is recorded as cancelled anyway.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a start counts as heating without a temperature report saying it is done.
+const HEATING_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// Grams left on a spool below which the farm warns.
 const LOW_FILAMENT_G: f64 = 50.0;
 /// Roles whose jobs wait for a teacher by default (the `approval_roles` setting overrides it).
@@ -369,6 +371,7 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
     let (printers, policy) = snapshot(farm).await?;
     let jobs: Vec<scheduler::Job> = ready.iter().map(|j| scheduler_job(j, &HashMap::new())).collect();
     let plan = scheduler::plan_round(&printers, &jobs, &policy);
+    warn_blocked(farm, &ready, &jobs, &printers, &plan).await?;
     for Assignment { job, printer } in plan {
         let name = farm.live(printer).map(|l| l.record.name).unwrap_or_default();
         if !db.jobs().assign(job, printer, &format!("assigned to {name}")).await? {
@@ -379,6 +382,61 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
         spawn_print(farm, job, printer, false);
     }
     farm.broadcast(FarmEvent::Queue);
+    Ok(())
+}
+
+/// Tells people once about each ready job that no printer in the farm could take even when free: most
+/// often because no loaded spool has enough filament left for it.
+async fn warn_blocked(
+    farm: &Farm,
+    ready: &[JobRecord],
+    jobs: &[scheduler::Job],
+    printers: &[scheduler::Printer],
+    plan: &[Assignment],
+) -> Result<(), DbError> {
+    for (record, job) in ready.iter().zip(jobs) {
+        if plan.iter().any(|a| a.job == job.id) {
+            continue;
+        }
+        let mut closest: Option<scheduler::Mismatch> = None;
+        let mut fits_some = false;
+        for p in printers {
+            match scheduler::fits(p, job) {
+                Ok(()) => {
+                    fits_some = true;
+                    break;
+                }
+                Err(m) => closest = Some(closest.map_or(m, |c| c.max(m))),
+            }
+        }
+        let Some(why) = closest.filter(|_| !fits_some) else {
+            farm.inner.blocked.lock().expect("blocked lock").remove(&job.id);
+            continue;
+        };
+        let text = format!("No printer can take this job now: {}.", why.explain(job));
+        let new = farm.inner.blocked.lock().expect("blocked lock").insert(job.id, text.clone()) != Some(text.clone());
+        if new {
+            farm.db().jobs().set_error(job.id, &text).await?;
+            let (kind, severity) = match why {
+                scheduler::Mismatch::NotEnoughFilament => ("low_filament", "warning"),
+                _ => ("needs_attention", "warning"),
+            };
+            farm.notifier()
+                .send(
+                    farm,
+                    NewNotification {
+                        kind,
+                        severity,
+                        message: format!("\"{}\" is waiting: {}", record.name, text),
+                        job_id: Some(job.id),
+                        user_id: record.owner_id,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            farm.publish_job(&farm.db().jobs().get(job.id).await?);
+        }
+    }
     Ok(())
 }
 
@@ -408,6 +466,7 @@ async fn snapshot(farm: &Farm) -> Result<(Vec<scheduler::Printer>, Policy), DbEr
         live.record = record.clone();
         let status = live.status.borrow().clone();
         let mut p = scheduler_printer(&live.record, &status, &spools, false);
+        p.heating |= still_heating(farm, live.record.id, &status);
         let free = !busy.contains_key(&live.record.id)
             && cooldown.get(&live.record.id).is_none_or(|until| *until <= Instant::now())
             && !open.farm_maintenance
@@ -449,6 +508,22 @@ async fn snapshot(farm: &Farm) -> Result<(Vec<scheduler::Printer>, Policy), DbEr
         },
     };
     Ok((printers, policy))
+}
+
+/// Whether a printer that was started recently is still on its way to temperature. A start is counted
+/// as heating from the moment it is sent (the first temperature report may be seconds away) until both
+/// heaters report being at their targets, or for at most `HEATING_LIMIT`.
+fn still_heating(farm: &Farm, printer: i64, status: &PrinterStatus) -> bool {
+    let mut heating = farm.inner.heating.lock().expect("heating lock");
+    let Some(since) = heating.get(&printer).copied() else { return false };
+    let at = |t: printers::Temperature| t.target <= 0.0 || t.actual >= t.target - 5.0;
+    let reached = status.hotend.target > 0.0 && at(status.hotend) && at(status.bed);
+    if reached || !status.state.is_busy() && since.elapsed() > Duration::from_secs(5) || since.elapsed() > HEATING_LIMIT
+    {
+        heating.remove(&printer);
+        return false;
+    }
+    true
 }
 
 async fn spools_by_id(farm: &Farm) -> Result<HashMap<i64, crate::db::Spool>, DbError> {
@@ -622,17 +697,20 @@ async fn print(
     }
     db.jobs().prepare_attempt(job_id, &remote).await.map_err(|e| e.to_string())?;
 
+    farm.inner.heating.lock().expect("heating lock").insert(printer_id, Instant::now());
     let sent = async {
         let file = driver.upload(&attempt_path).await?;
         driver.start(&file.name).await
     };
     if let Err(e) = sent.await {
+        farm.inner.heating.lock().expect("heating lock").remove(&printer_id);
         let why = format!("{} could not start it: {e}", live.record.name);
         farm.inner.cooldown.lock().expect("cooldown lock").insert(printer_id, Instant::now() + COOLDOWN);
         db.jobs().unassign(job_id, &why).await.map_err(|e| e.to_string())?;
         db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
         return Ok(());
     }
+    farm.inner.heating.lock().expect("heating lock").insert(printer_id, Instant::now());
     db.jobs()
         .started(job_id, live.record.loaded_spool_id, &format!("printing on {}", live.record.name))
         .await
@@ -888,6 +966,7 @@ async fn finish(farm: &Farm, job: &JobRecord, live: &Live, outcome: PrintOutcome
             },
         )
         .await;
+    super::notify::check_maintenance(farm).await;
     if outcome.needs_bed_clear && live.record.require_bed_clear {
         farm.notifier()
             .send(

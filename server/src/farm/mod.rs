@@ -68,6 +68,11 @@ struct Inner {
     slicer: Semaphore,
     /// Printers that refused a start recently are left alone until then.
     cooldown: Mutex<HashMap<i64, Instant>>,
+    /// Printers started recently that have not reported reaching temperature yet: they count as heating
+    /// for staggered starts even before their first temperature report arrives.
+    heating: Mutex<HashMap<i64, Instant>>,
+    /// Ready jobs already announced as blocked (e.g. no spool has enough filament), so it is said once.
+    blocked: Mutex<HashMap<i64, String>>,
     windows: WindowState,
     notifier: Notifier,
     shutdown: CancellationToken,
@@ -103,6 +108,8 @@ impl Farm {
                 slicing: Mutex::new(HashSet::new()),
                 slicer: Semaphore::new(1),
                 cooldown: Mutex::new(HashMap::new()),
+                heating: Mutex::new(HashMap::new()),
+                blocked: Mutex::new(HashMap::new()),
                 windows: WindowState::default(),
                 notifier: Notifier::new(db.clone()),
                 shutdown: shutdown.clone(),

@@ -1,0 +1,209 @@
+//! The farm's policies against the real server and simulated Marlin boards on pseudo-terminals:
+//! staggered starts, quiet hours, filament warnings, the webhook and maintenance reminders.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Json;
+use chrono::{Timelike, Utc};
+use common::*;
+use printers::sim::marlin::Faults;
+use serde_json::{json, Value};
+
+async fn printers(s: &Running) -> Vec<Value> {
+    serde_json::from_value(s.get("/api/v1/printers").await).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_more_printers_heat_at_once_than_the_breaker_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    // Slow enough that heating takes a few seconds of real time on each board.
+    let boards: Vec<_> = (0..3).map(|_| sim_at(60.0, Faults::default())).collect();
+    let s = start(dir.path()).await;
+    let pla = material(&s, "PLA").await;
+    for (i, (_, pty)) in boards.iter().enumerate() {
+        let id = add_printer(&s, &format!("P{i}"), pty, [220.0, 220.0, 250.0], 0.4, &[], pla, "Red").await;
+        s.send(reqwest::Method::PATCH, &format!("/api/v1/printers/{id}"), None, json!({ "require_bed_clear": false }))
+            .await;
+    }
+    s.send(reqwest::Method::PUT, "/api/v1/farm/settings", None, json!({ "max_heating": 1 })).await;
+    let model = upload(&s, "disc.stl", [10.0, 10.0, 1.0], "alice").await;
+    let jobs: Vec<i64> = s
+        .post("/api/v1/jobs", Some("alice"), json!({ "model_version_id": model, "copies": 3, "quality": "draft" }))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+
+    // While the jobs run, never more than one printer is on its way to temperature.
+    let mut max_seen = 0;
+    let mut seen_printing = std::collections::HashSet::new();
+    wait_until("all three copies to finish", async || {
+        let heating = printers(&s)
+            .await
+            .iter()
+            .filter(|p| {
+                let below = |t: &Value| {
+                    let target = t["target"].as_f64().unwrap();
+                    target > 0.0 && t["actual"].as_f64().unwrap() < target - 5.0
+                };
+                if p["state"] == "printing" {
+                    seen_printing.insert(p["id"].as_i64().unwrap());
+                }
+                p["state"] == "printing" && (below(&p["hotend"]) || below(&p["bed"]))
+            })
+            .count();
+        max_seen = max_seen.max(heating);
+        let mut done = 0;
+        for id in &jobs {
+            done += (job(&s, *id).await["job"]["state"] == "done") as usize;
+        }
+        done == jobs.len()
+    })
+    .await;
+    assert_eq!(max_seen, 1, "heating printers at once");
+    assert!(seen_printing.len() >= 2, "the copies spread over the printers: {seen_printing:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quiet_hours_hold_starts_and_the_forecast_says_until_when() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    let (_board, pty) = sim(Faults::default());
+    let s = start(dir.path()).await;
+    let pla = material(&s, "PLA").await;
+    add_printer(&s, "Quiet", &pty, [220.0, 220.0, 250.0], 0.4, &[], pla, "Red").await;
+    // A quiet window that opened this minute and lasts ten minutes.
+    let now = Utc::now();
+    let cron = format!("0 {} {} * * *", now.minute(), now.hour());
+    let window = s
+        .post(
+            "/api/v1/farm/windows",
+            None,
+            json!({ "kind": "quiet", "cron": cron, "duration_min": 10, "label": "lessons" }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/farm/windows",
+            None,
+            json!({ "kind": "quiet", "cron": "teatime", "duration_min": 5 }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let model = upload(&s, "tag.stl", [20.0, 10.0, 2.0], "alice").await;
+    let id = s.post("/api/v1/jobs", Some("alice"), json!({ "model_version_id": model, "quality": "draft" })).await[0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    wait_until("the job to be sliced", async || job(&s, id).await["job"]["state"] == "ready").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(job(&s, id).await["job"]["state"], "ready", "nothing starts in quiet hours");
+    let queue: Vec<Value> = serde_json::from_value(s.get("/api/v1/queue").await).unwrap();
+    let start_at = chrono::DateTime::parse_from_rfc3339(queue[0]["start"].as_str().unwrap()).unwrap();
+    assert!(
+        start_at.timestamp() >= now.timestamp() - 60 + 9 * 60,
+        "the forecast waits for the window to close: {queue:?}"
+    );
+
+    s.send(reqwest::Method::DELETE, &format!("/api/v1/farm/windows/{window}"), None, json!(null)).await;
+    wait_until("the job to finish once the window is gone", async || job(&s, id).await["job"]["state"] == "done").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn low_spools_warn_the_webhook_hears_and_maintenance_comes_due() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    // A chat relay stand-in that records what the farm posts.
+    let heard: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let h = heard.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        post(move |Json(v): Json<Value>| {
+            let h = h.clone();
+            async move {
+                h.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+
+    let (_board, pty) = sim(Faults::default());
+    let s = start(dir.path()).await;
+    s.send(reqwest::Method::PUT, "/api/v1/farm/settings", None, json!({ "webhook_url": hook_url })).await;
+    let (status, _) = s
+        .send(reqwest::Method::PUT, "/api/v1/farm/settings", None, json!({ "webhook_url": "file:///etc/passwd" }))
+        .await;
+    assert_eq!(status, 400);
+    let pla = material(&s, "PLA").await;
+    let printer = add_printer(&s, "Mk3", &pty, [220.0, 220.0, 250.0], 0.4, &[], pla, "Red").await;
+    s.post(
+        &format!("/api/v1/printers/{printer}/maintenance"),
+        None,
+        json!({ "name": "Lubricate rails", "every_hours": 0.00001 }),
+    )
+    .await;
+    let spools: Vec<Value> = serde_json::from_value(s.get("/api/v1/spools").await).unwrap();
+    let spool = spools[0]["id"].as_i64().unwrap();
+    s.send(reqwest::Method::PATCH, &format!("/api/v1/spools/{spool}"), None, json!({ "remaining_g": 0.05 })).await;
+
+    let model = upload(&s, "plate.stl", [30.0, 30.0, 3.0], "alice").await;
+    let id = s
+        .post(
+            "/api/v1/jobs",
+            Some("alice"),
+            json!({ "model_version_id": model, "material_kind": "PLA", "quality": "draft" }),
+        )
+        .await[0]["id"]
+        .as_i64()
+        .unwrap();
+    // Sliced, then held: the spool cannot cover it, and people are told why.
+    wait_until("a filament warning", async || {
+        let notes: Vec<Value> = serde_json::from_value(s.get("/api/v1/notifications").await).unwrap();
+        notes.iter().any(|n| n["kind"] == "low_filament" && n["job_id"] == id)
+    })
+    .await;
+    let held = job(&s, id).await;
+    assert_eq!(held["job"]["state"], "ready");
+    assert!(held["job"]["error"].as_str().unwrap().contains("left on its spool"), "{held}");
+    let queue: Vec<Value> = serde_json::from_value(s.get("/api/v1/queue").await).unwrap();
+    assert!(queue[0]["blocked"].as_str().unwrap().contains("left on its spool"), "{queue:?}");
+
+    // A new spool is weighed in; the job prints and the farm reports it.
+    s.send(reqwest::Method::PATCH, &format!("/api/v1/spools/{spool}"), None, json!({ "remaining_g": 750.0 })).await;
+    wait_until("the job to finish", async || job(&s, id).await["job"]["state"] == "done").await;
+    wait_until("the webhook to hear about it", async || {
+        heard.lock().unwrap().iter().any(|v| v["event"] == "job_done" && v["job_id"] == id)
+    })
+    .await;
+    let notes: Vec<Value> = serde_json::from_value(s.get("/api/v1/notifications").await).unwrap();
+    assert!(notes
+        .iter()
+        .any(|n| n["kind"] == "maintenance_due" && n["message"].as_str().unwrap().contains("Lubricate")));
+    let tasks: Vec<Value> =
+        serde_json::from_value(s.get(&format!("/api/v1/maintenance?printer={printer}")).await).unwrap();
+    assert_eq!(tasks[0]["due"], true);
+    let task = tasks[0]["task"]["id"].as_i64().unwrap();
+    s.post(&format!("/api/v1/maintenance/{task}/done"), None, json!({})).await;
+    let tasks: Vec<Value> =
+        serde_json::from_value(s.get(&format!("/api/v1/maintenance?printer={printer}")).await).unwrap();
+    assert_eq!(tasks[0]["due"], false, "done resets the counter");
+    let stats: Vec<Value> = serde_json::from_value(s.get("/api/v1/stats/printers").await).unwrap();
+    assert!(stats[0]["print_hours"].as_f64().unwrap() > 0.0 && stats[0]["done"] == 1, "{stats:?}");
+    s.stop().await;
+}
