@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/{action}", post(job_action))
         .route("/api/v1/queue", get(queue))
         .route("/api/v1/printers", post(add_printer))
+        .route("/api/v1/printers/discover", get(discover))
         .route("/api/v1/printers/{id}", get(get_printer).patch(change_printer).delete(delete_printer))
         .route("/api/v1/printers/{id}/bed-clear", post(bed_clear))
         .route("/api/v1/printers/{id}/spool", put(load_spool))
@@ -320,6 +321,79 @@ async fn add_printer(
     }
     state.farm.add_printer(id).await?;
     Ok((StatusCode::CREATED, Json(state.db.printers().get(id).await?)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DiscoverQuery {
+    /// How long to listen for mDNS announcements (0 skips mDNS; at most 10 s).
+    mdns_ms: Option<u64>,
+    /// Whether to ask USB serial ports on known printer bridges `M115` (default yes).
+    probe: Option<bool>,
+    /// Comma-separated base URLs to ask directly, for hosts that do not announce themselves.
+    host: Option<String>,
+}
+
+/// `GET /api/v1/printers/discover`: USB serial printers, OctoPrint/Moonraker/HTTP services announced over
+/// mDNS and hosts asked directly, each marked when the farm already has it, ready for one-click adding.
+async fn discover(State(state): State<AppState>, Query(q): Query<DiscoverQuery>) -> ApiResult<Response> {
+    use printers::discover::{self as d, MdnsScope, ServiceKind};
+    let known = state.db.printers().list().await?;
+    let known_ports: Vec<String> = known
+        .iter()
+        .filter_map(|p| serde_json::from_str::<Value>(&p.connection).ok())
+        .filter_map(|c| {
+            c.get("port").or(c.get("url")).and_then(|v| v.as_str()).map(|s| s.trim_end_matches('/').to_string())
+        })
+        .collect();
+    let mut serial = tokio::task::spawn_blocking(d::serial_ports)
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?
+        .unwrap_or_default();
+    if q.probe.unwrap_or(true) {
+        for port in serial.iter_mut().filter(|p| p.bridge.is_some() && !p.in_use && !known_ports.contains(&p.path)) {
+            port.probe = d::probe_serial(&port.path, &[115_200, 250_000], std::time::Duration::from_secs(3)).await;
+        }
+    }
+    let window = std::time::Duration::from_millis(q.mdns_ms.unwrap_or(2000).min(10_000));
+    let mut network = if window.is_zero() {
+        Vec::new()
+    } else {
+        d::browse_mdns(&[ServiceKind::OctoPrint, ServiceKind::Moonraker, ServiceKind::Http], window, MdnsScope::Lan)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!("mDNS browsing failed: {e}");
+                Vec::new()
+            })
+    };
+    for host in q.host.iter().flat_map(|h| h.split(',')).map(str::trim).filter(|h| !h.is_empty()) {
+        if !(host.starts_with("http://") || host.starts_with("https://")) {
+            return Err(ApiError::bad(format!("{host:?} is not an http:// or https:// address")));
+        }
+        if let Some(found) = d::probe_http(host, std::time::Duration::from_secs(5)).await {
+            network.push(found);
+        }
+    }
+    let serial: Vec<Value> = serial
+        .into_iter()
+        .map(|p| {
+            let added = known_ports.contains(&p.path);
+            json!({ "candidate": p, "already_added": added })
+        })
+        .collect();
+    let network: Vec<Value> = network
+        .into_iter()
+        .map(|n| {
+            let url = n.url();
+            let added = known_ports.contains(&url.trim_end_matches('/').to_string());
+            let driver = match n.kind {
+                ServiceKind::OctoPrint => Some("octoprint"),
+                ServiceKind::Moonraker => Some("moonraker"),
+                ServiceKind::Http => None,
+            };
+            json!({ "candidate": n, "url": url, "driver": driver, "already_added": added })
+        })
+        .collect();
+    Ok(Json(json!({ "serial": serial, "network": network })).into_response())
 }
 
 async fn get_printer(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {

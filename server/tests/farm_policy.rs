@@ -207,3 +207,56 @@ async fn low_spools_warn_the_webhook_hears_and_maintenance_comes_due() {
     assert!(stats[0]["print_hours"].as_f64().unwrap() > 0.0 && stats[0]["done"] == 1, "{stats:?}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pause_resume_cancel_and_reject_are_recorded_and_reach_the_printer() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    let (board, pty) = sim_at(5.0, Faults::default());
+    let s = start(dir.path()).await;
+    let pla = material(&s, "PLA").await;
+    let printer = add_printer(&s, "Slow", &pty, [220.0, 220.0, 250.0], 0.4, &[], pla, "Red").await;
+    let model = upload(&s, "plate.stl", [40.0, 40.0, 4.0], "alice").await;
+    let submit = async |user: &str| {
+        s.post("/api/v1/jobs", Some(user), json!({ "model_version_id": model, "quality": "draft" })).await[0]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = submit("alice").await;
+    let queued = submit("alice").await;
+    let students = submit("bob").await;
+    assert_eq!(job(&s, students).await["job"]["state"], "awaiting_approval");
+    let rejected =
+        s.post(&format!("/api/v1/jobs/{students}/reject"), Some("carol"), json!({ "reason": "too big" })).await;
+    assert_eq!(rejected["state"], "cancelled");
+    let (status, body) =
+        s.send(reqwest::Method::POST, &format!("/api/v1/jobs/{students}/approve"), Some("carol"), json!({})).await;
+    assert_eq!(status, 409, "a rejected job cannot be approved: {body}");
+
+    let state = async |id: i64| job(&s, id).await["job"]["state"].as_str().unwrap().to_string();
+    wait_until("the first job to print", async || {
+        let j = job(&s, first).await;
+        j["job"]["state"] == "printing" && j["job"]["progress"].as_f64().unwrap_or(0.0) > 0.0
+    })
+    .await;
+    s.post(&format!("/api/v1/jobs/{first}/pause"), Some("carol"), json!({})).await;
+    wait_until("the job to be paused", async || state(first).await == "paused").await;
+    s.post(&format!("/api/v1/jobs/{first}/resume"), Some("carol"), json!({})).await;
+    wait_until("the job to print again", async || state(first).await == "printing").await;
+    s.post(&format!("/api/v1/jobs/{queued}/cancel"), Some("alice"), json!({})).await;
+    assert_eq!(state(queued).await, "cancelled", "a waiting job is cancelled at once");
+    s.post(&format!("/api/v1/jobs/{first}/cancel"), Some("alice"), json!({ "reason": "wrong file" })).await;
+    wait_until("the print to be cancelled", async || state(first).await == "cancelled").await;
+
+    let j = job(&s, first).await;
+    let states: Vec<&str> = j["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(&states[states.len() - 4..], ["printing", "paused", "printing", "cancelled"], "{states:?}");
+    assert_eq!(j["job"]["attempts"], 1, "a cancelled job is not retried");
+    wait_until("the cancel to switch the hotend off", async || {
+        board.executed().iter().any(|l| l.starts_with("M104 S0"))
+    })
+    .await;
+    let p = s.get(&format!("/api/v1/printers/{printer}")).await;
+    assert_eq!(p["printer"]["bed_clear"], false, "a cancelled print leaves the bed to be cleared");
+    s.stop().await;
+}

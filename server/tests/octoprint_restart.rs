@@ -113,11 +113,22 @@ async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
     let http = reqwest::Client::new();
     let mut server = serve(dir.path(), port);
 
+    // Found by asking the host (it does not announce itself on loopback), then added with its key.
+    let found = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/v1/printers/discover?mdns_ms=0&probe=false&host={octo_url}"),
+        None,
+    )
+    .await;
+    let candidate = &found["network"][0];
+    assert_eq!(candidate["driver"], "octoprint", "{found}");
+    assert_eq!(candidate["already_added"], false);
     let printer = call(
         &http,
         reqwest::Method::POST,
         format!("{base}/api/v1/printers"),
-        Some(json!({ "name": "Octo", "driver": "octoprint", "connection": { "url": octo_url, "api_key": KEY },
+        Some(json!({ "name": "Octo", "driver": candidate["driver"], "connection": { "url": candidate["url"], "api_key": KEY },
                      "build_mm": [200, 200, 200] })),
     )
     .await["id"]
@@ -136,6 +147,14 @@ async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
     )
     .await;
     let job = jobs[0]["id"].as_i64().unwrap();
+    let again = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/v1/printers/discover?mdns_ms=0&probe=false&host={octo_url}"),
+        None,
+    )
+    .await;
+    assert_eq!(again["network"][0]["already_added"], true, "{again}");
     let get_job = || call(&http, reqwest::Method::GET, format!("{base}/api/v1/jobs/{job}"), None);
 
     let deadline = Instant::now() + LIMIT;
