@@ -13,12 +13,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::SinkExt;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -97,13 +98,27 @@ async fn stream_events(mut socket: WebSocket, state: AppState) {
                 return;
             }
             event = rx.recv() => {
-                let event = match event {
-                    Ok(event) => event,
-                    // A slow client missed events: one fresh snapshot replaces them all.
-                    Err(RecvError::Lagged(_)) => FarmEvent::Snapshot { printers: state.farm.snapshot() },
-                    Err(RecvError::Closed) => return,
-                };
-                if send_event(&mut socket, &event).await.is_err() {
+                // Whatever else is already waiting goes out in the same write, so a client that fell
+                // a little behind catches up with one flush rather than one per event.
+                let mut next = Some(event);
+                while let Some(event) = next.take() {
+                    let frame = match event {
+                        Ok(published) => Message::Text(published.json),
+                        // A slow client missed events: one fresh snapshot replaces them all.
+                        Err(RecvError::Lagged(_)) => snapshot_frame(&state),
+                        Err(RecvError::Closed) => return,
+                    };
+                    if socket.feed(frame).await.is_err() {
+                        return;
+                    }
+                    match rx.try_recv() {
+                        Ok(p) => next = Some(Ok(p)),
+                        Err(TryRecvError::Lagged(n)) => next = Some(Err(RecvError::Lagged(n))),
+                        Err(TryRecvError::Closed) => next = Some(Err(RecvError::Closed)),
+                        Err(TryRecvError::Empty) => {}
+                    }
+                }
+                if socket.flush().await.is_err() {
                     return;
                 }
             }
@@ -114,6 +129,12 @@ async fn stream_events(mut socket: WebSocket, state: AppState) {
             },
         }
     }
+}
+
+fn snapshot_frame(state: &AppState) -> Message {
+    let text = serde_json::to_string(&FarmEvent::Snapshot { printers: state.farm.snapshot() })
+        .expect("events always serialise");
+    Message::Text(text.into())
 }
 
 async fn send_event(socket: &mut WebSocket, event: &FarmEvent) -> Result<(), axum::Error> {

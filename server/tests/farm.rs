@@ -106,6 +106,12 @@ async fn jobs_from_several_users_go_to_the_right_printers_and_survive_a_failure(
         if let Some(colour) = j["job"]["colour"].as_str() {
             assert!(loaded[&printer].1.eq_ignore_ascii_case(colour), "job {id}: colour");
         }
+        let build = match printer {
+            p if p == d => "300x300x400",
+            _ => "220x220x250",
+        };
+        let sliced_for = j["job"]["sliced_for"].as_str().unwrap();
+        assert!(sliced_for.contains(build), "job {id} printed on {printer} with G-code for {sliced_for}");
         let states: Vec<&str> = j["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
         assert_eq!(states.first(), Some(&"submitted"));
         assert_eq!(states.last(), Some(&"done"));

@@ -260,3 +260,37 @@ async fn pause_resume_cancel_and_reject_are_recorded_and_reach_the_printer() {
     assert_eq!(p["printer"]["bed_clear"], false, "a cancelled print leaves the bed to be cleared");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_served_fairly_by_priority_and_a_manager_can_reorder_it() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    // No printers yet: everything waits, and the queue shows its order and why it waits.
+    let s = start(dir.path()).await;
+    let model = upload(&s, "clip.stl", [20.0, 10.0, 5.0], "alice").await;
+    let submit = async |user: &str, body: Value| -> Vec<i64> {
+        let v = s.post("/api/v1/jobs", Some(user), body).await;
+        v.as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect()
+    };
+    let alice = submit("alice", json!({ "model_version_id": model, "copies": 4 })).await;
+    let carol = submit("carol", json!({ "model_version_id": model, "copies": 2 })).await;
+    let order = async || -> Vec<i64> {
+        let q: Vec<Value> = serde_json::from_value(s.get("/api/v1/queue").await).unwrap();
+        q.iter().map(|e| e["job"]["id"].as_i64().unwrap()).collect()
+    };
+    // Round-robin: Alice's four copies do not all go before Carol's two.
+    assert_eq!(order().await, [alice[0], carol[0], alice[1], carol[1], alice[2], alice[3]]);
+    let q: Vec<Value> = serde_json::from_value(s.get("/api/v1/queue").await).unwrap();
+    assert!(q.iter().all(|e| e["blocked"].as_str().is_some_and(|b| !b.is_empty())), "{q:?}");
+
+    // An urgent job jumps the queue; a manager moves Alice's last copy to the front of its priority.
+    let urgent = submit("alice", json!({ "model_version_id": model, "priority": 5 })).await;
+    assert_eq!(order().await[0], urgent[0]);
+    let moved = s
+        .send(reqwest::Method::PATCH, &format!("/api/v1/jobs/{}", alice[3]), None, json!({ "before": alice[0] }))
+        .await;
+    assert_eq!(moved.0, 200, "{}", moved.1);
+    let now = order().await;
+    assert_eq!(&now[..3], [urgent[0], alice[3], carol[0]], "{now:?}");
+    s.stop().await;
+}

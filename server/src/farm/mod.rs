@@ -38,6 +38,14 @@ pub use windows::WindowState;
 /// Events a slow browser may fall behind by before it is sent a fresh snapshot instead.
 const EVENT_BACKLOG: usize = 1024;
 
+/// An event as sent to every subscriber: the event and its JSON, both shared.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub event: Arc<FarmEvent>,
+    /// Reference-counted, so each browser's frame is a pointer copy.
+    pub json: axum::extract::ws::Utf8Bytes,
+}
+
 /// A handle to the farm; cheap to clone.
 #[derive(Clone)]
 pub struct Farm {
@@ -57,7 +65,7 @@ struct Inner {
     data_dir: PathBuf,
     views: RwLock<BTreeMap<i64, PrinterView>>,
     live: RwLock<HashMap<i64, Live>>,
-    events: broadcast::Sender<FarmEvent>,
+    events: broadcast::Sender<Published>,
     /// Wakes the dispatcher: a printer became free, a job arrived, a window opened.
     wake: Notify,
     /// Jobs whose print task is running, with the token that cancels them.
@@ -181,13 +189,15 @@ impl Farm {
     }
 
     /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<FarmEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.inner.events.subscribe()
     }
 
-    /// Sends an event to every open browser (none open is normal).
+    /// Sends an event to every open browser (none open is normal). It is serialised here, once, not
+    /// once per browser.
     pub fn broadcast(&self, event: FarmEvent) {
-        let _ = self.inner.events.send(event);
+        let json = serde_json::to_string(&event).expect("events always serialise").into();
+        let _ = self.inner.events.send(Published { event: Arc::new(event), json });
     }
 
     /// Asks the dispatcher to look at the queue now.
