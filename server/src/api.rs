@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/printers", get(printer_stats))
         .route("/api/v1/stats/users", get(user_stats))
         .route("/api/v1/stats/groups", get(group_stats))
+        .route("/api/v1/groups", post(add_group))
         .route("/api/v1/stats/utilisation", get(utilisation))
         .route("/api/v1/maintenance", get(maintenance))
         .route("/api/v1/maintenance/{id}/done", post(maintenance_done))
@@ -558,6 +559,36 @@ async fn user_stats(State(state): State<AppState>) -> ApiResult<Response> {
 
 async fn group_stats(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(Json(state.db.farm().group_stats().await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupBody {
+    /// E.g. "Class 7B".
+    name: String,
+    /// Usernames to add (the group is created when it does not exist yet).
+    members: Vec<String>,
+}
+
+/// `POST /api/v1/groups`: puts users in a group (a class), whose statistics a teacher can follow.
+async fn add_group(
+    State(state): State<AppState>,
+    body: Result<Json<GroupBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(g) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let name = g.name.trim();
+    if name.is_empty() || name.len() > 80 {
+        return Err(ApiError::bad("a group needs a name of 1 to 80 characters"));
+    }
+    let mut ids = Vec::new();
+    for member in &g.members {
+        match state.db.users().by_username(member.trim()).await? {
+            Some(u) => ids.push(u.id),
+            None => return Err(ApiError::bad(format!("there is no user {member:?}"))),
+        }
+    }
+    let id = state.db.farm().add_to_group(name, &ids).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "members": ids.len() }))).into_response())
 }
 
 #[derive(Deserialize)]

@@ -160,6 +160,14 @@ async fn jobs_from_several_users_go_to_the_right_printers_and_survive_a_failure(
     let runs: i64 = stats.iter().map(|p| p["runs"].as_i64().unwrap()).sum();
     let failed: i64 = stats.iter().map(|p| p["failed"].as_i64().unwrap()).sum();
     assert_eq!((runs, failed), (6, 1), "{stats:?}");
+    s.post("/api/v1/groups", None, json!({ "name": "Class 7B", "members": ["alice", "bob"] })).await;
+    let classes: Vec<Value> = serde_json::from_value(s.get("/api/v1/stats/groups").await).unwrap();
+    assert_eq!(classes.len(), 1, "{classes:?}");
+    assert_eq!(classes[0]["name"], "Class 7B");
+    assert_eq!(classes[0]["jobs_done"], 5, "the class's five prints: {classes:?}");
+    assert_eq!(classes[0]["jobs_failed"], 1);
+    let utilisation = s.get("/api/v1/stats/utilisation?hours=1").await;
+    assert!(utilisation["printers"].as_array().unwrap().iter().any(|p| p["utilisation"].as_f64().unwrap() > 0.0));
     let per_user: Vec<Value> = serde_json::from_value(s.get("/api/v1/stats/users").await).unwrap();
     let alice = per_user.iter().find(|u| u["name"] == "alice").unwrap_or_else(|| panic!("{per_user:?}"));
     assert_eq!(alice["jobs_done"], 4);

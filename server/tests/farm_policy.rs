@@ -117,8 +117,23 @@ async fn quiet_hours_hold_starts_and_the_forecast_says_until_when() {
         "the forecast waits for the window to close: {queue:?}"
     );
 
+    // Quiet hours end, but the printer's maintenance window holds it a while longer.
+    let printer_id = s.get("/api/v1/printers").await[0]["id"].as_i64().unwrap();
+    let service = s
+        .post(
+            "/api/v1/farm/windows",
+            None,
+            json!({ "kind": "maintenance", "cron": cron, "duration_min": 10, "printer_id": printer_id, "label": "nozzle swap" }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
     s.send(reqwest::Method::DELETE, &format!("/api/v1/farm/windows/{window}"), None, json!(null)).await;
-    wait_until("the job to finish once the window is gone", async || job(&s, id).await["job"]["state"] == "done").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(job(&s, id).await["job"]["state"], "ready", "nothing starts on a printer in maintenance");
+    s.send(reqwest::Method::DELETE, &format!("/api/v1/farm/windows/{service}"), None, json!(null)).await;
+    wait_until("the job to finish once the windows are gone", async || job(&s, id).await["job"]["state"] == "done")
+        .await;
     s.stop().await;
 }
 
