@@ -309,3 +309,53 @@ async fn the_queue_is_served_fairly_by_priority_and_a_manager_can_reorder_it() {
     assert_eq!(&now[..3], [urgent[0], alice[3], carol[0]], "{now:?}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plate_of_several_models_prints_as_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    let (_board, pty) = sim(Faults::default());
+    let s = start(dir.path()).await;
+    let pla = material(&s, "PLA").await;
+    add_printer(&s, "Plate", &pty, [220.0, 220.0, 250.0], 0.4, &[], pla, "Red").await;
+    let gear = upload(&s, "gear.stl", [30.0, 30.0, 5.0], "alice").await;
+    let clip = upload(&s, "clip.stl", [20.0, 8.0, 4.0], "alice").await;
+    let id = s
+        .post(
+            "/api/v1/jobs",
+            Some("alice"),
+            json!({ "model_version_id": gear, "plate": [clip, clip], "quality": "draft" }),
+        )
+        .await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let j = job(&s, id).await;
+    let size: Vec<f64> = serde_json::from_value(j["job"]["size_mm"].clone()).unwrap();
+    assert!(size[0] >= 30.0 + 6.0 && size[2] == 5.0, "the plate is sized as packed: {size:?}");
+    wait_until("the plate to print", async || job(&s, id).await["job"]["state"] == "done").await;
+    let gcode =
+        std::fs::read_to_string(dir.path().join(job(&s, id).await["job"]["gcode_path"].as_str().unwrap())).unwrap();
+    // Three objects, labelled so a host can cancel one of them alone.
+    assert!(gcode.contains("M486 T3"), "three objects on the plate");
+    for label in ["A\"gear_id", "A\"clip_id"] {
+        assert!(gcode.contains(label), "an object labelled {label}");
+    }
+
+    // Twenty big parts fit no bed together: the job waits and says why, it is not sliced to fail.
+    let big = upload(&s, "panel.stl", [100.0, 100.0, 3.0], "alice").await;
+    let too_many = s
+        .post(
+            "/api/v1/jobs",
+            Some("alice"),
+            json!({ "model_version_id": big, "plate": vec![big; 19], "quality": "draft" }),
+        )
+        .await[0]["id"]
+        .as_i64()
+        .unwrap();
+    wait_until("the oversized plate to be explained", async || {
+        job(&s, too_many).await["job"]["error"].as_str().is_some_and(|e| e.contains("too big"))
+    })
+    .await;
+    assert_eq!(job(&s, too_many).await["job"]["state"], "queued");
+    s.stop().await;
+}

@@ -112,6 +112,8 @@ pub struct NewJob {
     pub size_mm: [f64; 3],
     /// Prints started before the job stays failed; 0 means the farm's default.
     pub max_attempts: i64,
+    /// Further model versions printed on the same plate.
+    pub plate: Vec<i64>,
 }
 
 /// A job as stored.
@@ -151,6 +153,8 @@ pub struct JobRecord {
     pub cost: f64,
     pub error: Option<String>,
     pub queue_pos: Option<f64>,
+    /// Further model versions on the same plate.
+    pub plate: Vec<i64>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -194,6 +198,8 @@ struct JobRow {
     cost: f64,
     error: Option<String>,
     queue_pos: Option<f64>,
+    #[sqlx(json)]
+    plate: Vec<i64>,
     created_at: String,
     updated_at: String,
 }
@@ -201,7 +207,7 @@ struct JobRow {
 const JOB_COLUMNS: &str = "id, name, model_version_id, owner_id, state, material_kind, colour, quality, copies, batch_id, \
      copy_index, printer_group, priority, deadline, nozzle_mm, size_x_mm, size_y_mm, size_z_mm, printer_id, gcode_path, \
      estimate_s, filament_g, sliced_for, remote_file, spool_id, attempts, max_attempts, avoid_printers, progress, \
-     started_at, finished_at, print_s, filament_used_g, cost, error, queue_pos, created_at, updated_at";
+     started_at, finished_at, print_s, filament_used_g, cost, error, queue_pos, plate, created_at, updated_at";
 
 impl TryFrom<JobRow> for JobRecord {
     type Error = DbError;
@@ -241,6 +247,7 @@ impl TryFrom<JobRow> for JobRecord {
             cost: r.cost,
             error: r.error,
             queue_pos: r.queue_pos,
+            plate: r.plate,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -315,8 +322,8 @@ impl<'a> JobRepo<'a> {
             let id = sqlx::query(
                 "INSERT INTO jobs (model_version_id, owner_id, state, name, material_kind, colour, quality, copies,
                                    printer_group, priority, deadline, nozzle_mm, size_x_mm, size_y_mm, size_z_mm,
-                                   max_attempts, batch_id, copy_index)
-                 VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   max_attempts, batch_id, copy_index, plate)
+                 VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(job.model_version_id)
             .bind(job.owner_id)
@@ -335,6 +342,7 @@ impl<'a> JobRepo<'a> {
             .bind(if job.max_attempts > 0 { job.max_attempts } else { 3 })
             .bind(ids.first().copied())
             .bind(copy)
+            .bind(serde_json::to_string(&job.plate).unwrap_or_else(|_| "[]".into()))
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();

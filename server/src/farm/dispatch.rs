@@ -64,6 +64,9 @@ async fn step(farm: &Farm) -> Result<(), DbError> {
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     pub model_version_id: i64,
+    /// Further model versions to print on the same plate (arranged together).
+    #[serde(default)]
+    pub plate: Vec<i64>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -108,6 +111,29 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         DbError::NotFound { .. } => JobError::Invalid(format!("there is no model version {}", s.model_version_id)),
         e => e.into(),
     })?;
+    if s.plate.len() > MAX_PLATE {
+        return Err(JobError::Invalid(format!("a plate holds at most {MAX_PLATE} models")));
+    }
+    let mut plate = Vec::with_capacity(s.plate.len());
+    for id in &s.plate {
+        plate.push(db.models().version(*id).await.map_err(|e| match e {
+            DbError::NotFound { .. } => JobError::Invalid(format!("there is no model version {id}")),
+            e => e.into(),
+        })?);
+    }
+    let single = [version.size_x_mm.unwrap_or(0.0), version.size_y_mm.unwrap_or(0.0), version.size_z_mm.unwrap_or(0.0)];
+    let size_mm = if plate.is_empty() {
+        single
+    } else {
+        let sizes: Vec<[f64; 3]> = std::iter::once(single)
+            .chain(
+                plate
+                    .iter()
+                    .map(|v| [v.size_x_mm.unwrap_or(0.0), v.size_y_mm.unwrap_or(0.0), v.size_z_mm.unwrap_or(0.0)]),
+            )
+            .collect();
+        plate_size(&sizes, largest_bed(farm))
+    };
     let copies = s.copies.unwrap_or(1);
     if !(1..=100).contains(&copies) {
         return Err(JobError::Invalid("copies must be between 1 and 100".into()));
@@ -137,8 +163,9 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         priority: s.priority.unwrap_or(0).clamp(-100, 100),
         deadline: s.deadline.clone(),
         nozzle_mm: s.nozzle_mm,
-        size_mm: [version.size_x_mm.unwrap_or(0.0), version.size_y_mm.unwrap_or(0.0), version.size_z_mm.unwrap_or(0.0)],
+        size_mm,
         max_attempts: s.max_attempts.unwrap_or(0).clamp(0, 10),
+        plate: s.plate.clone(),
     };
     let ids = db.jobs().submit(&job, Some("submitted")).await?;
     let needs_approval = match owner {
@@ -161,6 +188,43 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
     farm.broadcast(FarmEvent::Queue);
     farm.wake();
     Ok(out)
+}
+
+/// The most models one plate may hold.
+const MAX_PLATE: usize = 50;
+/// Space left between parts on a plate, mm (as the slicer's arrange does).
+const PLATE_SPACING_MM: f32 = 6.0;
+
+/// The largest bed in the farm (x, y), where a plate's parts are packed to size it; a common bed when
+/// the farm has no printers yet.
+fn largest_bed(farm: &Farm) -> [f32; 2] {
+    farm.all_live()
+        .iter()
+        .map(|l| [l.record.build_x_mm as f32, l.record.build_y_mm as f32])
+        .max_by(|a, b| (a[0] * a[1]).total_cmp(&(b[0] * b[1])))
+        .unwrap_or([250.0, 210.0])
+}
+
+/// The footprint and height of several parts packed together on `bed`, as the slicer will arrange them.
+/// Parts that do not fit even there make the plate as big as all of them side by side, so no printer
+/// is thought to fit it.
+pub fn plate_size(sizes: &[[f64; 3]], bed: [f32; 2]) -> [f64; 3] {
+    let footprints: Vec<[f32; 2]> = sizes.iter().map(|s| [s[0] as f32, s[1] as f32]).collect();
+    let spots = mesh::ops::arrange::arrange_footprints(&footprints, bed, PLATE_SPACING_MM);
+    let z = sizes.iter().map(|s| s[2]).fold(0.0, f64::max);
+    if spots.iter().any(Option::is_none) {
+        let x = sizes.iter().map(|s| s[0] + PLATE_SPACING_MM as f64).sum::<f64>();
+        let y = sizes.iter().map(|s| s[1]).fold(0.0, f64::max);
+        return [x, y, z];
+    }
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for (spot, size) in spots.iter().flatten().zip(&footprints) {
+        for i in 0..2 {
+            lo[i] = lo[i].min(spot[i]);
+            hi[i] = hi[i].max(spot[i] + size[i]);
+        }
+    }
+    [(hi[0] - lo[0]) as f64, (hi[1] - lo[1]) as f64, z]
 }
 
 async fn approval_roles(farm: &Farm) -> Vec<String> {
@@ -322,12 +386,16 @@ async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
 async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Result<(), String> {
     let (profile, key) = profiles::for_job(printer, job)?;
     let db = farm.db();
-    let version = db.models().version(job.model_version_id).await.map_err(|e| e.to_string())?;
-    let model_path = farm.data_dir().join(&version.file_path);
+    let mut parts = Vec::new();
+    for id in std::iter::once(job.model_version_id).chain(job.plate.iter().copied()) {
+        let version = db.models().version(id).await.map_err(|e| e.to_string())?;
+        parts.push((version.name.clone(), farm.data_dir().join(&version.file_path)));
+    }
     let gcode_rel = format!("gcode/job-{}.gcode", job.id);
     let gcode_path = farm.data_dir().join(&gcode_rel);
     let _permit = farm.inner.slicer.acquire().await.map_err(|e| e.to_string())?;
-    let name = job.name.clone();
+    let single = parts.len() == 1;
+    let job_name = job.name.clone();
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = cancel.clone();
     let shutdown = farm.shutdown_token().clone();
@@ -336,9 +404,14 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     let summary = tokio::task::spawn_blocking(move || -> Result<slicer::SliceSummary, String> {
-        let model = mesh::io::read_file(&model_path, &mesh::io::Limits::default())
-            .map_err(|e| format!("the model file cannot be read: {e}"))?;
-        let plate = Plate::arranged(vec![(name, model)], &profile.printer.bed);
+        let mut models = Vec::with_capacity(parts.len());
+        for (name, path) in parts {
+            let model = mesh::io::read_file(&path, &mesh::io::Limits::default())
+                .map_err(|e| format!("the model file of {name:?} cannot be read: {e}"))?;
+            // One model: the job's name labels it; the slicer makes labels unique on a plate.
+            models.push((if single { job_name.clone() } else { name }, model));
+        }
+        let plate = Plate::arranged(models, &profile.printer.bed);
         let control = SliceControl { cancel, ..SliceControl::default() };
         let out = slicer::slice(&plate, &profile, &control).map_err(|e| e.to_string())?;
         if let Some(dir) = gcode_path.parent() {
@@ -1059,4 +1132,19 @@ pub async fn recover(farm: &Farm) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plates_are_sized_as_packed() {
+        // Two 30 mm parts side by side with 6 mm between them.
+        let size = plate_size(&[[30.0, 30.0, 5.0], [30.0, 30.0, 8.0]], [220.0, 220.0]);
+        assert!((size[0] - 66.0).abs() < 1e-3 && (size[1] - 30.0).abs() < 1e-3 && size[2] == 8.0, "{size:?}");
+        // More than fits: as big as all of them in a row, so nothing is thought to fit it.
+        let size = plate_size(&vec![[100.0, 100.0, 3.0]; 20], [220.0, 220.0]);
+        assert!(size[0] > 2000.0, "{size:?}");
+    }
 }
