@@ -10,6 +10,11 @@ use crate::wire::PrinterView;
 pub trait FarmDirectory: Send + Sync + 'static {
     /// Every printer with its latest status, sorted by name.
     fn printers(&self) -> Vec<PrinterView>;
+    /// A person confirmed the printer's bed is empty, so it may take the next job.
+    fn confirm_bed_clear(
+        &self,
+        printer: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
 }
 
 /// The shared handle server functions find in context.
@@ -22,4 +27,12 @@ pub async fn farm_snapshot() -> Result<Vec<PrinterView>, ServerFnError> {
     let farm =
         use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
     Ok(farm.printers())
+}
+
+/// "Bed cleared": the printer's last print is off the bed, so the farm may give it the next job.
+#[server]
+pub async fn confirm_bed_clear(printer: i64) -> Result<(), ServerFnError> {
+    let farm =
+        use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
+    farm.confirm_bed_clear(printer).await.map_err(ServerFnError::new)
 }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
-use crate::wire::{format_duration, PrinterView, TempView};
+use crate::api::ConfirmBedClear;
+use crate::wire::{format_duration, PrinterStateView, PrinterView, TempView};
 
 fn temp(t: TempView) -> String {
     if t.target > 0.0 {
@@ -15,6 +16,10 @@ fn temp(t: TempView) -> String {
 pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
     let state = printer.state;
     let pct = printer.progress.map(|p| (p * 100.0).round() as u32);
+    // Only a printer that has finished (not one that is busy or halted) waits for a person's "clear".
+    let awaiting_clear = !printer.bed_clear && state == PrinterStateView::Idle;
+    let clear = ServerAction::<ConfirmBedClear>::new();
+    let id = printer.id;
     let layers = match (printer.current_layer, printer.total_layers) {
         (Some(c), Some(t)) => Some(format!("layer {c} of {t}")),
         _ => None,
@@ -50,6 +55,21 @@ pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
             {printer.message.clone().map(|m| view! { <p class="message">{m}</p> })}
             {printer.needs().map(|n| view! { <p class="needs" data-testid="printer-needs">{n}</p> })}
             {printer.material.clone().map(|m| view! { <p class="material">{m}</p> })}
+            {awaiting_clear.then(|| view! {
+                <button
+                    class="action"
+                    data-testid="bed-cleared"
+                    disabled=move || clear.pending().get()
+                    on:click=move |_| {
+                        clear.dispatch(ConfirmBedClear { printer: id });
+                    }
+                >
+                    "Bed cleared"
+                </button>
+                {move || clear.value().get().and_then(Result::err).map(|e| view! {
+                    <p class="error" role="alert">{format!("That did not work: {e}. Try again.")}</p>
+                })}
+            })}
             <footer class="meta">{printer.driver.clone()} {printer.tags.iter().map(|t| format!(" · {t}")).collect::<String>()}</footer>
         </article>
     }

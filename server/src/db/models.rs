@@ -91,6 +91,17 @@ impl ModelRepo<'_> {
         .ok_or(DbError::NotFound { kind: "model version", id })
     }
 
+    /// The newest version of every model a user owns, newest model first.
+    pub async fn latest_versions_of(&self, owner: i64) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT (SELECT v.id FROM model_versions v WHERE v.model_id = m.id ORDER BY v.version DESC LIMIT 1)
+             FROM models m WHERE m.owner_id = ? AND m.deleted_at IS NULL ORDER BY m.id DESC",
+        )
+        .bind(owner)
+        .fetch_all(self.pool)
+        .await?)
+    }
+
     /// Records what parsing the file found: triangle count, bounding box size (mm) and volume (mm³).
     pub async fn set_geometry(
         &self,

@@ -5,9 +5,11 @@ use mesh::io::Format;
 use mesh::Model;
 use serde_json::json;
 
+use std::time::Duration;
+
 use super::dispatch::{submit, Submission};
 use super::Farm;
-use crate::db::{AuditEntry, Db, DbError, NewPrinter, NewSpool, NewUser, PrinterChange, Role};
+use crate::db::{AuditEntry, Db, DbError, JobFilter, JobState, NewPrinter, NewSpool, NewUser, PrinterChange, Role};
 
 /// Demo printers get makerspace-style names and one of two build volumes.
 const DEMO_NAMES: &[&str] = &[
@@ -100,4 +102,52 @@ pub(super) async fn seed_jobs(farm: &Farm, count: u32) -> anyhow::Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// How often the demo farm checks whether it has run out of work.
+const DEMO_REFILL: Duration = Duration::from_secs(20);
+
+/// Keeps a demo farm looking like a farm at work: whenever its queue is empty, the demo user sends
+/// another of the demo models. Runs only while every printer is simulated.
+pub(super) async fn keep_busy(farm: Farm) {
+    let shutdown = farm.shutdown_token().clone();
+    let mut round = 0usize;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(DEMO_REFILL) => {}
+        }
+        let db = farm.db();
+        let all_simulated = farm.all_live().iter().all(|l| l.record.driver == "simulated");
+        let Ok(Some(user)) = db.users().by_username("demo").await else { return };
+        if !all_simulated || farm.is_empty() {
+            return;
+        }
+        let waiting = db
+            .jobs()
+            .list(&JobFilter {
+                states: vec![JobState::Queued, JobState::Slicing, JobState::Ready],
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .map(|j| j.len())
+            .unwrap_or(1);
+        let Ok(versions) = db.models().latest_versions_of(user.id).await else { continue };
+        if waiting > 0 || versions.is_empty() {
+            continue;
+        }
+        let (colour, _) = DEMO_COLOURS[round % DEMO_COLOURS.len()];
+        let submission = Submission {
+            model_version_id: versions[round % versions.len()],
+            material_kind: Some("PLA".into()),
+            colour: Some(colour.into()),
+            quality: Some("draft".into()),
+            ..Default::default()
+        };
+        if let Err(e) = submit(&farm, &submission, Some((user.id, user.role))).await {
+            tracing::debug!("demo farm: {e}");
+        }
+        round += 1;
+    }
 }

@@ -134,6 +134,10 @@ impl Farm {
                 tracing::warn!("could not seed the demo farm's jobs: {e:#}");
             }
         }
+        if demo.enabled {
+            let f = farm.clone();
+            farm.spawn(async move { demo::keep_busy(f).await });
+        }
         farm.inner.windows.start(farm.clone()).await;
         dispatch::recover(&farm).await?;
         let f = farm.clone();
@@ -294,6 +298,26 @@ impl Farm {
 impl FarmDirectory for Farm {
     fn printers(&self) -> Vec<PrinterView> {
         self.snapshot()
+    }
+
+    fn confirm_bed_clear(
+        &self,
+        printer: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            let db = self.db();
+            db.printers().set_bed_clear(printer, true).await.map_err(|e| e.to_string())?;
+            db.audit()
+                .record(&crate::db::AuditEntry {
+                    action: "printer.bed_cleared",
+                    target_kind: Some("printer"),
+                    target_id: Some(printer),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            self.refresh_printer(printer).await.map_err(|e| e.to_string())
+        })
     }
 }
 
