@@ -127,6 +127,7 @@ mod tests {
             enabled: true,
             maintenance: false,
             job_id: None,
+            job_name: None,
             material: None,
         }
     }

@@ -78,9 +78,11 @@ pub struct PrinterView {
     pub enabled: bool,
     #[serde(default)]
     pub maintenance: bool,
-    /// The farm job it holds, if any.
+    /// The farm job it holds, if any, and that job's name.
     #[serde(default)]
     pub job_id: Option<i64>,
+    #[serde(default)]
+    pub job_name: Option<String>,
     /// What is loaded, e.g. "PLA · Red · 640 g left".
     #[serde(default)]
     pub material: Option<String>,

@@ -142,6 +142,7 @@ fn template(id: u32) -> PrinterView {
         enabled: true,
         maintenance: false,
         job_id: Some(i64::from(id) + 1000),
+        job_name: Some(format!("job {}", id + 1000)),
         material: Some("PLA · Red · 640 g left".into()),
     }
 }

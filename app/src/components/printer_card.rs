@@ -39,7 +39,11 @@ pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
                 <div><dt>"Nozzle"</dt><dd>{temp(printer.hotend)}</dd></div>
                 <div><dt>"Bed"</dt><dd>{temp(printer.bed)}</dd></div>
             </dl>
-            {printer.file.clone().map(|f| { let title = f.clone(); view! { <p class="file" title=title>{f}</p> } })}
+            // The farm's name for the job when it is one of ours; the printer's file name otherwise.
+            {printer.job_name.clone().or(printer.file.clone()).map(|f| {
+                let title = printer.file.clone().unwrap_or_else(|| f.clone());
+                view! { <p class="file" title=title>{f}</p> }
+            })}
             {pct.map(|p| {
                 view! {
                     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p>

@@ -146,7 +146,7 @@ async fn watch_printer(farm: Farm, id: i64, driver: Arc<dyn PrinterDriver>, mut 
 pub(crate) fn view(
     record: &PrinterRecord,
     s: &PrinterStatus,
-    job_id: Option<i64>,
+    job: Option<(i64, String)>,
     material: Option<String>,
 ) -> PrinterView {
     let temp = |t: Temperature| TempView { actual: t.actual, target: t.target };
@@ -175,7 +175,8 @@ pub(crate) fn view(
         bed_clear: record.bed_clear,
         enabled: record.enabled,
         maintenance: record.maintenance,
-        job_id,
+        job_name: job.as_ref().map(|j| j.1.clone()),
+        job_id: job.map(|j| j.0),
         material,
     }
 }

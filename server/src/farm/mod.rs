@@ -270,7 +270,7 @@ impl Farm {
                 .map(|s| format!("{} · {} · {:.0} g left", s.material_kind, s.colour_name, s.remaining_g)),
             None => None,
         };
-        let printer = connections::view(record, status, job.as_ref().map(|j| j.id), material);
+        let printer = connections::view(record, status, job.map(|j| (j.id, j.name)), material);
         self.inner.views.write().expect("farm lock").insert(record.id, printer.clone());
         self.broadcast(FarmEvent::Printer { printer });
     }
