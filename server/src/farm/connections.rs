@@ -131,7 +131,7 @@ async fn watch_printer(farm: Farm, id: i64, driver: Arc<dyn PrinterDriver>, mut 
                     let became_idle = status.state != shown.state;
                     shown = status;
                     let Some(live) = farm.live(id) else { break };
-                    farm.publish(&live.record, &shown).await;
+                    farm.publish_status(&live.record, &shown);
                     if became_idle {
                         farm.wake();
                     }

@@ -452,6 +452,8 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
         }
         let record = db.jobs().get(job).await?;
         farm.publish_job(&record);
+        farm.inner.heating.lock().expect("heating lock").insert(printer, Instant::now());
+        farm.refresh_printer(printer).await?;
         spawn_print(farm, job, printer, false);
     }
     farm.broadcast(FarmEvent::Queue);
@@ -539,7 +541,9 @@ async fn snapshot(farm: &Farm) -> Result<(Vec<scheduler::Printer>, Policy), DbEr
         live.record = record.clone();
         let status = live.status.borrow().clone();
         let mut p = scheduler_printer(&live.record, &status, &spools, false);
-        p.heating |= still_heating(farm, live.record.id, &status);
+        // A printer given a job that has not started yet is about to heat.
+        let starting = busy.get(&live.record.id).is_some_and(|j| j.state == JobState::Assigned);
+        p.heating |= starting || still_heating(farm, live.record.id, &status);
         let free = !busy.contains_key(&live.record.id)
             && cooldown.get(&live.record.id).is_none_or(|until| *until <= Instant::now())
             && !open.farm_maintenance
@@ -1127,6 +1131,7 @@ pub async fn recover(farm: &Farm) -> Result<(), DbError> {
                         db.jobs().retry(job.id).await?;
                     }
                 }
+                farm.refresh_printer(printer).await?;
             }
             (_, false) => spawn_print(farm, job.id, printer, true),
         }

@@ -257,6 +257,7 @@ impl Farm {
         self.broadcast(FarmEvent::Snapshot { printers: self.snapshot() });
     }
 
+    /// Publishes a printer after its record, job or spool changed: reads those afresh.
     pub(crate) async fn publish(&self, record: &PrinterRecord, status: &PrinterStatus) {
         let job = self.inner.db.jobs().active_on(record.id).await.ok().flatten();
         let material = match record.loaded_spool_id {
@@ -271,6 +272,18 @@ impl Farm {
             None => None,
         };
         let printer = connections::view(record, status, job.map(|j| (j.id, j.name)), material);
+        self.inner.views.write().expect("farm lock").insert(record.id, printer.clone());
+        self.broadcast(FarmEvent::Printer { printer });
+    }
+
+    /// Publishes a status change: the job and spool shown are kept from the last publish, so a
+    /// chatty printer costs no database reads (they change only through [`Farm::refresh_printer`]).
+    pub(crate) fn publish_status(&self, record: &PrinterRecord, status: &PrinterStatus) {
+        let (job, material) = match self.inner.views.read().expect("farm lock").get(&record.id) {
+            Some(v) => (v.job_id.zip(v.job_name.clone()), v.material.clone()),
+            None => (None, None),
+        };
+        let printer = connections::view(record, status, job, material);
         self.inner.views.write().expect("farm lock").insert(record.id, printer.clone());
         self.broadcast(FarmEvent::Printer { printer });
     }
