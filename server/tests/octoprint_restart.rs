@@ -72,7 +72,23 @@ async fn start_octoprint(dir: &Path) -> (peers::Process, String) {
     (process, base)
 }
 
-fn serve(dir: &Path, port: u16) -> Child {
+/// The server process, killed when the test ends, even by a panic, so no server outlives its test.
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL: no shutdown code runs.
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn serve(dir: &Path, port: u16) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
@@ -88,7 +104,7 @@ fn serve(dir: &Path, port: u16) -> Child {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    child
+    Server(child)
 }
 
 async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
@@ -166,8 +182,7 @@ async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
         assert!(Instant::now() < deadline, "the job never started printing: {j}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 
     let mut server = serve(dir.path(), port);
     let deadline = Instant::now() + LIMIT;
@@ -194,6 +209,5 @@ async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
     assert_eq!(j["job"]["attempts"], 1);
     let p = call(&http, reqwest::Method::GET, format!("{base}/api/v1/printers/{printer}"), None).await;
     assert_eq!(p["printer"]["bed_clear"], false, "the finished print waits for the bed to be cleared");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }

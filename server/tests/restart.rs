@@ -19,7 +19,23 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn serve(dir: &Path, port: u16) -> Child {
+/// The server process, killed when the test ends, even by a panic, so no server outlives its test.
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL: no shutdown code runs.
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn serve(dir: &Path, port: u16) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
@@ -36,7 +52,7 @@ fn serve(dir: &Path, port: u16) -> Child {
     }
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    child
+    Server(child)
 }
 
 struct Api {
@@ -130,8 +146,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
         j["job"]["state"] == "printing" && j["job"]["progress"].as_f64().unwrap_or(0.0) > 0.02
     })
     .await;
-    server.kill().unwrap(); // SIGKILL: no shutdown code runs.
-    server.wait().unwrap();
+    server.kill();
 
     let mut server = serve(dir.path(), port);
     // The queue is intact and the interrupted print is accounted for.
@@ -169,8 +184,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
     let starts = sim.executed().iter().filter(|l| l.starts_with("M109")).count();
     assert_eq!(starts, 3, "the board saw three print starts (one interrupted, two complete)");
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let db = Db::open(dir.path()).await.unwrap();
     let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(db.pool()).await.unwrap();
     assert_eq!(check, "ok");
