@@ -350,6 +350,8 @@ async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
             f.inner.slicing.lock().expect("slicing lock").remove(&id);
             match result {
                 Ok(()) => {}
+                // Cancelled while it was being sliced: nothing more to say.
+                Err(_) if f.db().jobs().get(id).await.is_ok_and(|j| j.state != JobState::Slicing) => {}
                 Err(why) => {
                     tracing::warn!(job = id, "slicing failed: {why}");
                     let _ = f.db().jobs().set_error(id, &why).await;
@@ -773,6 +775,14 @@ async fn print(
         tokio::fs::copy(&source, &attempt_path).await.map_err(|e| format!("cannot prepare the G-code: {e}"))?;
     }
     db.jobs().prepare_attempt(job_id, &remote).await.map_err(|e| e.to_string())?;
+    if cancel.is_cancelled() {
+        farm.inner.heating.lock().expect("heating lock").remove(&printer_id);
+        db.jobs()
+            .transition(job_id, JobState::Cancelled, None, Some("cancelled before it was sent"))
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
 
     farm.inner.heating.lock().expect("heating lock").insert(printer_id, Instant::now());
     let sent = async {
