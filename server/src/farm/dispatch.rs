@@ -821,7 +821,12 @@ async fn adopt_print(farm: &Farm, job: JobRecord, live: Live, cancel: Cancellati
         return finish(farm, &job, &live, cancelled_outcome(&job, "cancelled while the printer was offline"), 0.0)
             .await;
     };
-    let ours = status.file.is_some() && status.file == job.remote_file;
+    // Hosts may keep uploads in a folder of their own (Moonraker: `printfarm/…`): compare file names.
+    let file_name = |f: &str| f.rsplit('/').next().unwrap_or(f).to_string();
+    let ours = match (&status.file, &job.remote_file) {
+        (Some(on_printer), Some(ours)) => file_name(on_printer) == file_name(ours),
+        _ => false,
+    };
     let started =
         job.started_at.as_deref().and_then(seconds).map(|s| Utc::now().timestamp_millis() as f64 / 1000.0 - s);
     let since = Instant::now() - Duration::from_secs_f64(started.unwrap_or(0.0).max(0.0));

@@ -1,6 +1,8 @@
 //! The Python peers scripts/setup installs from PyPI (one venv each under `$PRINTFARM_PEERS_DIR`, default
 //! `~/.cache/printfarm/peers`) and the processes the tests start from them.
 
+pub mod klippy;
+
 use std::path::PathBuf;
 use std::process::Child;
 

@@ -1,6 +1,7 @@
-//! `kill -9` of the real `printfarm` binary while a real OctoPrint 1.11.8 (from PyPI, with its Virtual
-//! Printer) prints a farm job: OctoPrint goes on printing, and the restarted server picks the print up
-//! again with its progress, follows it to the end and never starts it a second time.
+//! `kill -9` of the real `printfarm` binary while a network printer prints a farm job — a real OctoPrint
+//! 1.11.8 with its Virtual Printer, and a real Moonraker 0.11.0 with a stand-in Klippy, both from PyPI:
+//! the host goes on printing, and the restarted server picks the print up again with its progress,
+//! follows it to the end and never starts it a second time.
 
 #[path = "../../crates/printers/tests/peers/mod.rs"]
 mod peers;
@@ -209,5 +210,81 @@ async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
     assert_eq!(j["job"]["attempts"], 1);
     let p = call(&http, reqwest::Method::GET, format!("{base}/api/v1/printers/{printer}"), None).await;
     assert_eq!(p["printer"]["bed_clear"], false, "the finished print waits for the bed to be cleared");
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_print_on_moonraker_is_picked_up_again_after_kill_9() {
+    let moon_dir = tempfile::tempdir().unwrap();
+    let klippy =
+        std::sync::Arc::new(std::sync::Mutex::new(peers::klippy::Klippy::new(moon_dir.path().join("pd/gcodes"))));
+    // About 25 s a print: long enough to outlast a restart.
+    klippy.lock().unwrap().step = 0.004;
+    let moonraker = peers::klippy::start_moonraker(klippy.clone(), moon_dir).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut server = serve(dir.path(), port);
+    let printer = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/printers"),
+        Some(json!({ "name": "Voron", "driver": "moonraker", "connection": { "url": moonraker.base },
+                     "build_mm": [300, 300, 300], "firmware": "klipper" })),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let m = mesh::primitives::box_mesh([0.0; 3], [20.0, 20.0, 2.0]);
+    let bytes = mesh::io::write(&mesh::Model::single("coaster", m), mesh::io::Format::Stl).unwrap();
+    let r = http.post(format!("{base}/api/v1/models?name=coaster.stl")).body(bytes).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let version = r.json::<Value>().await.unwrap()["version_id"].as_i64().unwrap();
+    let jobs = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/jobs"),
+        Some(json!({ "model_version_id": version, "quality": "draft" })),
+    )
+    .await;
+    let job = jobs[0]["id"].as_i64().unwrap();
+    let get_job = || call(&http, reqwest::Method::GET, format!("{base}/api/v1/jobs/{job}"), None);
+
+    let deadline = Instant::now() + LIMIT;
+    let before = loop {
+        let j = get_job().await;
+        if j["job"]["state"] == "printing" && j["job"]["progress"].as_f64().unwrap_or(0.0) > 0.0 {
+            break j["job"]["progress"].as_f64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the job never started printing: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    server.kill();
+
+    let mut server = serve(dir.path(), port);
+    let deadline = Instant::now() + LIMIT;
+    let mut seen_printing_after = false;
+    loop {
+        let j = get_job().await;
+        let state = j["job"]["state"].as_str().unwrap().to_string();
+        if state == "printing" && j["job"]["progress"].as_f64().unwrap_or(0.0) > before {
+            seen_printing_after = true;
+        }
+        if state == "done" {
+            break;
+        }
+        assert!(!["failed", "cancelled"].contains(&state.as_str()), "the print was lost: {j}");
+        assert!(Instant::now() < deadline, "the job did not finish: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen_printing_after, "the restarted server followed the print's progress on from {before}");
+    let j = get_job().await;
+    let printing = j["history"].as_array().unwrap().iter().filter(|t| t["to"] == "printing").count();
+    assert_eq!(printing, 1, "started once, followed across the restart: {j}");
+    let starts = klippy.lock().unwrap().scripts.iter().filter(|s| s.starts_with("SDCARD_PRINT_FILE")).count();
+    assert_eq!(starts, 1, "Klipper was asked to start the file once");
+    let p = call(&http, reqwest::Method::GET, format!("{base}/api/v1/printers/{printer}"), None).await;
+    assert_eq!(p["printer"]["bed_clear"], false);
     server.kill();
 }
