@@ -2,58 +2,12 @@
 //! directory: the queue is intact, the interrupted print is recorded as failed with the reason and tried
 //! again, nothing is started twice, and the database passes `PRAGMA integrity_check`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{free_port, serve_binary as serve, wait_until};
 use printers::sim::marlin::{Faults, MarlinSim, SimConfig};
 use serde_json::{json, Value};
 use server::db::{Db, NewUser, Role};
-
-const BIN: &str = env!("CARGO_BIN_EXE_printfarm");
-const LIMIT: Duration = Duration::from_secs(180);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The server process, killed when the test ends, even by a panic, so no server outlives its test.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL: no shutdown code runs.
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn serve(dir: &Path, port: u16) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir)
-        .env("PRINTFARM_DEMO", "false")
-        .env("PRINTFARM_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("listening") {
-            break;
-        }
-    }
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server(child)
-}
 
 struct Api {
     base: String,
@@ -80,14 +34,6 @@ impl Api {
 
     async fn post(&self, path: &str, body: Value) -> Value {
         self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-}
-
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -141,7 +87,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
         .collect();
 
     let first = jobs[0];
-    wait_for("the first copy to be well into its print", async || {
+    wait_until("the first copy to be well into its print", async || {
         let j = api.get(&format!("/api/v1/jobs/{first}")).await;
         j["job"]["state"] == "printing" && j["job"]["progress"].as_f64().unwrap_or(0.0) > 0.02
     })
@@ -150,7 +96,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
 
     let mut server = serve(dir.path(), port);
     // The queue is intact and the interrupted print is accounted for.
-    wait_for("the interrupted print to be recorded", async || {
+    wait_until("the interrupted print to be recorded", async || {
         let j = api.get(&format!("/api/v1/jobs/{first}")).await;
         j["history"].as_array().unwrap().iter().any(|t| t["to"] == "failed")
     })
@@ -164,7 +110,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
     assert!(["queued", "slicing", "ready"].contains(&second["job"]["state"].as_str().unwrap()), "{second}");
 
     // A person clears the bed each time the printer waits; both copies then print.
-    wait_for("both copies to finish", async || {
+    wait_until("both copies to finish", async || {
         let p = api.get(&format!("/api/v1/printers/{printer}")).await;
         if p["printer"]["bed_clear"] == false && p["status"]["state"] == "idle" && p["status"]["job_id"].is_null() {
             api.post(&format!("/api/v1/printers/{printer}/bed-clear"), json!({})).await;

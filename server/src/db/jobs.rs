@@ -392,6 +392,15 @@ impl<'a> JobRepo<'a> {
         q.fetch_all(self.pool).await?.into_iter().map(JobRecord::try_from).collect()
     }
 
+    /// Every job that holds a printer (assigned, printing or paused), oldest first.
+    pub async fn active(&self) -> Result<Vec<JobRecord>, DbError> {
+        self.list(&JobFilter {
+            states: vec![JobState::Assigned, JobState::Printing, JobState::Paused],
+            ..Default::default()
+        })
+        .await
+    }
+
     /// The job a printer holds (assigned, printing or paused), if any.
     pub async fn active_on(&self, printer_id: i64) -> Result<Option<JobRecord>, DbError> {
         let row: Option<JobRow> = sqlx::query_as(&format!(

@@ -521,13 +521,7 @@ async fn warn_blocked(
 async fn snapshot(farm: &Farm) -> Result<(Vec<scheduler::Printer>, Policy), DbError> {
     let db = farm.db();
     let spools = spools_by_id(farm).await?;
-    let active = db
-        .jobs()
-        .list(&JobFilter {
-            states: vec![JobState::Assigned, JobState::Printing, JobState::Paused],
-            ..Default::default()
-        })
-        .await?;
+    let active = db.jobs().active().await?;
     let now = Utc::now();
     let open = farm.windows().open_at(now);
     let cooldown: HashMap<i64, Instant> = farm.inner.cooldown.lock().expect("cooldown lock").clone();
@@ -1107,13 +1101,7 @@ pub async fn recover(farm: &Farm) -> Result<(), DbError> {
     for job in db.jobs().list(&JobFilter { states: vec![JobState::Slicing], ..Default::default() }).await? {
         db.jobs().transition(job.id, JobState::Queued, None, Some("the server restarted while slicing")).await?;
     }
-    let active = db
-        .jobs()
-        .list(&JobFilter {
-            states: vec![JobState::Assigned, JobState::Printing, JobState::Paused],
-            ..Default::default()
-        })
-        .await?;
+    let active = db.jobs().active().await?;
     for job in active {
         let Some(printer) = job.printer_id else { continue };
         let live = farm.live(printer);

@@ -1,10 +1,13 @@
-//! What the farm's whole-flow tests share: the real server in-process on a real SQLite file, simulated
-//! Marlin boards on pseudo-terminals, users, printers with spools, and waiting for jobs to finish.
+//! What the farm's whole-flow tests share: the real server in-process on a real SQLite file (or the
+//! real binary, for `kill -9`), simulated Marlin boards on pseudo-terminals, users, printers with
+//! spools, and waiting for jobs to finish.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use printers::sim::marlin::{Faults, MarlinSim, PtySim, SimConfig};
@@ -213,4 +216,48 @@ pub async fn run_to_end(s: &Running, jobs: &[i64], cleared: &mut Vec<i64>) {
         assert!(Instant::now() < deadline, "jobs did not finish in time");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The `printfarm` binary as a process, killed (SIGKILL: no shutdown code runs) when the test ends,
+/// even by a panic, so no server outlives its test.
+pub struct Server(Child);
+
+impl Server {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `printfarm serve` on `port` with `dir` as its data directory and no demo farm, and returns
+/// once it listens.
+pub fn serve_binary(dir: &Path, port: u16) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_printfarm"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir)
+        .env("PRINTFARM_DEMO", "false")
+        .env("PRINTFARM_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("listening") {
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server(child)
 }

@@ -2,6 +2,7 @@
 //! `~/.cache/printfarm/peers`) and the processes the tests start from them.
 
 pub mod klippy;
+pub mod octoprint;
 
 use std::path::PathBuf;
 use std::process::Child;
