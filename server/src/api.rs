@@ -412,8 +412,25 @@ async fn change_printer(
     if let Some(profile) = &change.slicer_profile {
         slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
     }
+    if let Some(c) = &change.connection {
+        if !c.is_object() {
+            return Err(ApiError::bad(
+                "connection must be an object such as {\"url\": \"http://…\", \"api_key\": \"…\"}",
+            ));
+        }
+        if state.db.jobs().active_on(id).await?.is_some() {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                message: "the printer is busy with a job; change its connection when it is free".into(),
+            });
+        }
+    }
     let record = state.db.printers().update(id, &change).await?;
-    state.farm.refresh_printer(id).await?;
+    if change.connection.is_some() {
+        state.farm.reconnect_printer(id).await?;
+    } else {
+        state.farm.refresh_printer(id).await?;
+    }
     Ok(Json(record).into_response())
 }
 

@@ -359,3 +359,49 @@ async fn a_plate_of_several_models_prints_as_one_job() {
     assert_eq!(job(&s, too_many).await["job"]["state"], "queued");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_printer_with_a_wrong_port_is_fixed_by_changing_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    let (_board, pty) = sim(Faults::default());
+    let s = start(dir.path()).await;
+    let id = s
+        .post(
+            "/api/v1/printers",
+            None,
+            json!({ "name": "Typo", "driver": "marlin", "connection": { "port": "/dev/ttyNOPE0" }, "build_mm": [200, 200, 200] }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    wait_until("the wrong port to show as an error", async || {
+        let p = s.get(&format!("/api/v1/printers/{id}")).await;
+        p["status"]["state"] == "error" && p["status"]["message"].as_str().is_some_and(|m| m.contains("ttyNOPE0"))
+    })
+    .await;
+    let model = upload(&s, "tag.stl", [20.0, 10.0, 2.0], "alice").await;
+    let job_id = s.post("/api/v1/jobs", Some("alice"), json!({ "model_version_id": model, "quality": "draft" })).await
+        [0]["id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) =
+        s.send(reqwest::Method::PATCH, &format!("/api/v1/printers/{id}"), None, json!({ "connection": "usb" })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/printers/{id}"),
+            None,
+            json!({ "connection": { "port": pty.path.to_string_lossy() } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_until("the job to print once the printer answers", async || job(&s, job_id).await["job"]["state"] == "done")
+        .await;
+    let printers: Vec<Value> = serde_json::from_value(s.get("/api/v1/printers").await).unwrap();
+    assert_eq!(printers.len(), 1, "reconnecting does not duplicate the printer");
+    let record = s.get(&format!("/api/v1/printers/{id}")).await;
+    assert!(record["printer"].get("connection").is_none(), "connection settings are never sent to browsers: {record}");
+    s.stop().await;
+}

@@ -54,6 +54,8 @@ pub struct PrinterChange {
     pub nozzle_mm: Option<f64>,
     pub build_mm: Option<[f64; 3]>,
     pub slicer_profile: Option<String>,
+    /// New connection settings (port/baud or URL and key); the farm reconnects the printer.
+    pub connection: Option<serde_json::Value>,
 }
 
 /// Reads and writes `printers`.
@@ -116,7 +118,7 @@ impl<'a> PrinterRepo<'a> {
                  maintenance = COALESCE(?, maintenance), require_bed_clear = COALESCE(?, require_bed_clear),
                  nozzle_mm = COALESCE(?, nozzle_mm), build_x_mm = COALESCE(?, build_x_mm),
                  build_y_mm = COALESCE(?, build_y_mm), build_z_mm = COALESCE(?, build_z_mm),
-                 slicer_profile = COALESCE(?, slicer_profile),
+                 slicer_profile = COALESCE(?, slicer_profile), connection = COALESCE(?, connection),
                  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?",
         )
@@ -130,6 +132,7 @@ impl<'a> PrinterRepo<'a> {
         .bind(c.build_mm.map(|b| b[1]))
         .bind(c.build_mm.map(|b| b[2]))
         .bind(&c.slicer_profile)
+        .bind(c.connection.as_ref().map(|v| v.to_string()))
         .bind(id)
         .execute(self.pool)
         .await?

@@ -10,6 +10,7 @@ use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
 use printers::sim::marlin::{Faults, MarlinSim, SimConfig};
 use printers::{PrinterDriver, PrinterState, PrinterStatus, Temperature};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::{Farm, Live};
 use crate::db::PrinterRecord;
@@ -27,14 +28,18 @@ impl Farm {
         match driver {
             Ok(driver) => {
                 let status = driver.status();
-                self.inner.live.write().expect("farm lock").insert(
-                    record.id,
-                    Live { record: record.clone(), driver: Some(driver.clone()), status: status.clone() },
-                );
+                let stop = self.shutdown_token().child_token();
+                let live = Live {
+                    record: record.clone(),
+                    driver: Some(driver.clone()),
+                    status: status.clone(),
+                    stop: stop.clone(),
+                };
+                self.inner.live.write().expect("farm lock").insert(record.id, live);
                 let now = status.borrow().clone();
                 self.publish(&record, &now).await;
                 let farm = self.clone();
-                self.spawn(async move { watch_printer(farm, record.id, driver, status).await });
+                self.spawn(async move { watch_printer(farm, record.id, driver, status, stop).await });
             }
             Err(why) => {
                 // A bad connection setting is shown on the card rather than stopping the farm.
@@ -42,11 +47,10 @@ impl Farm {
                 status.state = PrinterState::Error;
                 status.message = Some(why);
                 let (_tx, rx) = watch::channel(status.clone());
-                self.inner
-                    .live
-                    .write()
-                    .expect("farm lock")
-                    .insert(record.id, Live { record: record.clone(), driver: None, status: rx });
+                self.inner.live.write().expect("farm lock").insert(
+                    record.id,
+                    Live { record: record.clone(), driver: None, status: rx, stop: CancellationToken::new() },
+                );
                 self.publish(&record, &status).await;
             }
         }
@@ -112,8 +116,13 @@ pub(crate) fn host_streamed(driver: &str) -> bool {
 }
 
 /// Connects a printer and forwards every visible status change to the farm until shutdown.
-async fn watch_printer(farm: Farm, id: i64, driver: Arc<dyn PrinterDriver>, mut rx: watch::Receiver<PrinterStatus>) {
-    let shutdown = farm.shutdown_token().clone();
+async fn watch_printer(
+    farm: Farm,
+    id: i64,
+    driver: Arc<dyn PrinterDriver>,
+    mut rx: watch::Receiver<PrinterStatus>,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = driver.connect().await {
         tracing::warn!(printer = id, "cannot connect: {e}");
     }

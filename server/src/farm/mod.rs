@@ -58,6 +58,8 @@ pub(crate) struct Live {
     pub record: PrinterRecord,
     pub driver: Option<Arc<dyn PrinterDriver>>,
     pub status: watch::Receiver<PrinterStatus>,
+    /// Stops this connection's status task when the printer is removed or reconnected.
+    pub stop: CancellationToken,
 }
 
 struct Inner {
@@ -247,12 +249,21 @@ impl Farm {
         Ok(())
     }
 
+    /// Reconnects a printer with its stored connection settings (after they changed).
+    pub async fn reconnect_printer(&self, id: i64) -> Result<(), DbError> {
+        self.remove_printer(id).await;
+        self.add_printer(id).await
+    }
+
     /// Disconnects and forgets a printer (its record is deleted by the caller).
     pub async fn remove_printer(&self, id: i64) {
         let removed = self.inner.live.write().expect("farm lock").remove(&id);
         self.inner.views.write().expect("farm lock").remove(&id);
-        if let Some(driver) = removed.and_then(|l| l.driver) {
-            let _ = driver.disconnect().await;
+        if let Some(live) = removed {
+            live.stop.cancel();
+            if let Some(driver) = live.driver {
+                let _ = driver.disconnect().await;
+            }
         }
         self.broadcast(FarmEvent::Snapshot { printers: self.snapshot() });
     }
