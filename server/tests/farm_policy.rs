@@ -68,6 +68,12 @@ async fn no_more_printers_heat_at_once_than_the_breaker_allows() {
     })
     .await;
     assert_eq!(max_seen, 1, "heating printers at once");
+    // The three copies were sliced once: their G-code files are one file.
+    let inode = |id: &i64| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir.path().join(format!("gcode/job-{id}.gcode"))).unwrap().ino()
+    };
+    assert!(jobs.iter().all(|id| inode(id) == inode(&jobs[0])), "copies share one slice");
     assert!(seen_printing.len() >= 2, "the copies spread over the printers: {seen_printing:?}");
     s.stop().await;
 }

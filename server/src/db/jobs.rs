@@ -625,6 +625,26 @@ impl<'a> JobRepo<'a> {
         Ok(())
     }
 
+    /// Another copy in the same batch already sliced with profile `key`: its G-code path, time and filament.
+    pub async fn sliced_sibling(
+        &self,
+        batch: i64,
+        except: i64,
+        key: &str,
+    ) -> Result<Option<(String, i64, f64)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT gcode_path, estimate_s, filament_g FROM jobs
+             WHERE batch_id = ? AND id != ? AND sliced_for = ? AND gcode_path IS NOT NULL AND estimate_s IS NOT NULL
+                   AND filament_g IS NOT NULL
+             ORDER BY id LIMIT 1",
+        )
+        .bind(batch)
+        .bind(except)
+        .bind(key)
+        .fetch_optional(self.pool)
+        .await?)
+    }
+
     /// Records why a job is held up or failed, in words for people.
     pub async fn set_error(&self, id: i64, error: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE jobs SET error = ? WHERE id = ?").bind(error).bind(id).execute(self.pool).await?;

@@ -396,6 +396,23 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
     let gcode_rel = format!("gcode/job-{}.gcode", job.id);
     let gcode_path = farm.data_dir().join(&gcode_rel);
     let _permit = farm.inner.slicer.acquire().await.map_err(|e| e.to_string())?;
+    // Copies of one submission print the same G-code: slice once per profile, link the rest.
+    if let Some(batch) = job.batch_id {
+        let sibling = db.jobs().sliced_sibling(batch, job.id, &key).await.map_err(|e| e.to_string())?;
+        if let Some((path, estimate_s, filament_g)) = sibling {
+            let source = farm.data_dir().join(&path);
+            let _ = tokio::fs::remove_file(&gcode_path).await;
+            let linked = tokio::fs::hard_link(&source, &gcode_path).await.is_ok()
+                || tokio::fs::copy(&source, &gcode_path).await.is_ok();
+            if linked {
+                return db
+                    .jobs()
+                    .sliced(job.id, &gcode_rel, estimate_s, filament_g, &key)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+        }
+    }
     let single = parts.len() == 1;
     let job_name = job.name.clone();
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
