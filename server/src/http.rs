@@ -52,11 +52,14 @@ pub fn router(state: AppState) -> Router {
     let leptos = state.leptos.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
         .route("/api/v1/printers", get(list_printers))
         .route("/api/v1/events", get(events))
         .merge(crate::api::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -72,6 +75,21 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "printers": state.farm.len(),
     });
     let code = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
+}
+
+/// Readiness: 200 once the database answers and the farm is running; 503 while shutting down or when
+/// the database does not answer, so a load balancer or systemd watchdog stops sending work.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let db = state.db.ping().await;
+    let stopping = state.shutdown.is_cancelled();
+    let ready = db.is_ok() && !stopping;
+    let body = json!({
+        "ready": ready,
+        "database": db.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "shutting_down": stopping,
+    });
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 

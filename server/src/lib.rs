@@ -10,6 +10,7 @@
 //! - [`farm`]: live printer state, the dispatcher (slicing, scheduling, printing, recovery), time
 //!   windows, notifications and the event bus that feeds the browsers.
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
+//! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
@@ -21,3 +22,4 @@ pub mod db;
 pub mod farm;
 pub mod http;
 pub mod library;
+pub mod metrics;

@@ -209,3 +209,46 @@ async fn a_configured_marlin_printer_shows_its_live_status() {
     assert!(sim.executed().iter().any(|c| c == "M115"), "the farm's driver did the handshake");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn readiness_and_prometheus_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), 2).await;
+    let http = reqwest::Client::new();
+    let ready = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["ready"], true);
+    let missing = http.get(server.url("/api/v1/jobs/999")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // The demo farm's jobs are sliced soon after start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let r = http.get(server.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        let text = r.text().await.unwrap();
+        let sliced =
+            text.lines().any(|l| l.starts_with("printfarm_slice_duration_seconds_count ") && !l.ends_with(" 0"));
+        if sliced || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let value = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("printfarm_http_responses_total{class=\"2xx\"}") >= 1.0);
+    assert!(value("printfarm_http_responses_total{class=\"4xx\"}") >= 1.0, "the 404 was counted");
+    assert!(value("printfarm_http_request_duration_seconds_count") >= 2.0);
+    assert!(value("printfarm_slice_duration_seconds_count") >= 1.0, "slicing times are recorded");
+    let printers: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("printfarm_printers{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(printers, 2.0, "every printer is counted in one state");
+    assert!(text.lines().any(|l| l.starts_with("printfarm_jobs{state=")), "{text}");
+    server.stop().await;
+}

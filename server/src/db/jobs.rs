@@ -392,6 +392,13 @@ impl<'a> JobRepo<'a> {
         q.fetch_all(self.pool).await?.into_iter().map(JobRecord::try_from).collect()
     }
 
+    /// How many jobs are in each state (states with none are left out).
+    pub async fn count_by_state(&self) -> Result<Vec<(String, i64)>, DbError> {
+        Ok(sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+            .fetch_all(self.pool)
+            .await?)
+    }
+
     /// Every job that holds a printer (assigned, printing or paused), oldest first.
     pub async fn active(&self) -> Result<Vec<JobRecord>, DbError> {
         self.list(&JobFilter {

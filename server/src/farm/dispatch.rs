@@ -422,6 +422,7 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
         shutdown.cancelled().await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+    let sliced_at = Instant::now();
     let summary = tokio::task::spawn_blocking(move || -> Result<slicer::SliceSummary, String> {
         let mut models = Vec::with_capacity(parts.len());
         for (name, path) in parts {
@@ -445,6 +446,7 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
     .map_err(|e| format!("the slicer stopped unexpectedly: {e}"))?;
     watcher.abort();
     let summary = summary?;
+    crate::metrics::observe_slice(sliced_at.elapsed());
     db.jobs()
         .sliced(job.id, &gcode_rel, summary.print_time_s.round() as i64, summary.filament_g, &key)
         .await
