@@ -21,8 +21,8 @@ use crate::farm::{job_view, windows};
 use crate::http::AppState;
 use crate::library::{self, LibraryError, MAX_MODEL_BYTES};
 
-/// The routes, to be merged into the server's router.
-pub fn routes() -> Router<AppState> {
+/// The routes, to be merged into the server's router. Every change they make is audited.
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/models", post(upload_model).layer(DefaultBodyLimit::max(MAX_MODEL_BYTES)))
         .route("/api/v1/models/versions/{id}", get(model_version))
@@ -51,6 +51,56 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/farm/settings", get(settings).put(change_settings))
         .route("/api/v1/farm/windows", get(list_windows).post(add_window))
         .route("/api/v1/farm/windows/{id}", delete(delete_window))
+        .route("/api/v1/audit", get(audit_log))
+        .route_layer(axum::middleware::from_fn_with_state(state, audit_changes))
+}
+
+/// Records every change made through the API (any method but GET that succeeded): who (the named user),
+/// what (method and route), which thing (the id in the path), from where (the client's address).
+async fn audit_changes(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().clone();
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return next.run(req).await;
+    }
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let path = req.uri().path().to_string();
+    let user = req.headers().get("x-printfarm-user").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let response = next.run(req).await;
+    if response.status().is_success() {
+        let actor_id = match user {
+            Some(name) => state.db.users().by_username(name.trim()).await.ok().flatten().map(|u| u.id),
+            None => None,
+        };
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let action = format!("{method} {}", route.unwrap_or_else(|| path.clone()));
+        let entry = crate::db::AuditEntry {
+            actor_id,
+            action: &action,
+            target_kind: segments.get(2).copied(),
+            target_id: segments.get(3).and_then(|s| s.parse().ok()),
+            detail: json!({ "path": path, "status": response.status().as_u16() }),
+            ip: ip.as_deref(),
+        };
+        if let Err(e) = state.db.audit().record(&entry).await {
+            tracing::warn!("audit log: {e}");
+        }
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/audit`: the newest audit events first.
+async fn audit_log(State(state): State<AppState>, Query(q): Query<AuditQuery>) -> ApiResult<Response> {
+    Ok(Json(state.db.audit().recent(q.limit.unwrap_or(100).clamp(1, 1000)).await?).into_response())
 }
 
 /// An error as the API reports it: a status and a sentence, never internals.
@@ -448,19 +498,9 @@ async fn delete_printer(State(state): State<AppState>, Path(id): Path<i64>) -> A
 
 /// `POST /api/v1/printers/{id}/bed-clear`: a person confirms the bed is empty.
 async fn bed_clear(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Response> {
-    let who = actor(&state, &headers).await?.map(|a| a.0);
+    // Refuses unknown users; the audit layer records who it was.
+    actor(&state, &headers).await?;
     state.db.printers().set_bed_clear(id, true).await?;
-    state
-        .db
-        .audit()
-        .record(&crate::db::AuditEntry {
-            actor_id: who,
-            action: "printer.bed_cleared",
-            target_kind: Some("printer"),
-            target_id: Some(id),
-            ..Default::default()
-        })
-        .await?;
     state.farm.refresh_printer(id).await?;
     Ok(Json(state.db.printers().get(id).await?).into_response())
 }

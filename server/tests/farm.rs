@@ -173,6 +173,19 @@ async fn jobs_from_several_users_go_to_the_right_printers_and_survive_a_failure(
     assert_eq!(alice["jobs_done"], 4);
     assert!(alice["cost"].as_f64().unwrap() > 0.0);
 
+    // Every change made through the API is in the audit log: who, what, which, from where.
+    let audit: Vec<Value> = serde_json::from_value(s.get("/api/v1/audit?limit=1000").await).unwrap();
+    let approval = audit
+        .iter()
+        .find(|e| e["action"] == "POST /api/v1/jobs/{id}/{action}" && e["target_id"] == blue[0])
+        .unwrap_or_else(|| panic!("no audited approval in {audit:?}"));
+    assert_eq!(approval["actor_id"], ids["carol"]);
+    assert_eq!(approval["ip"], "127.0.0.1");
+    assert_eq!(approval["detail"]["path"], format!("/api/v1/jobs/{}/approve", blue[0]));
+    let clears = audit.iter().filter(|e| e["action"] == "POST /api/v1/printers/{id}/bed-clear").count();
+    assert_eq!(clears, cleared.len(), "every bed-clear is audited");
+    assert!(audit.iter().all(|e| !e["action"].as_str().unwrap().starts_with("GET ")), "reads are not audited");
+
     // People were told, in the app and on the live stream.
     let notes: Vec<Value> = serde_json::from_value(s.get("/api/v1/notifications").await).unwrap();
     assert!(notes.iter().any(|n| n["kind"] == "job_failed" && n["message"].as_str().unwrap().contains("tried again")));

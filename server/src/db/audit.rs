@@ -14,7 +14,7 @@ pub struct AuditEntry<'a> {
 }
 
 /// A recorded audit event.
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
 pub struct AuditEvent {
     pub id: i64,
     pub at: String,
@@ -24,6 +24,8 @@ pub struct AuditEvent {
     pub target_id: Option<i64>,
     #[sqlx(json)]
     pub detail: serde_json::Value,
+    /// Where the request came from.
+    pub ip: Option<String>,
 }
 
 /// Appends to and reads `audit_events`.
@@ -55,7 +57,7 @@ impl<'a> AuditRepo<'a> {
     /// The newest events first.
     pub async fn recent(&self, limit: i64) -> Result<Vec<AuditEvent>, DbError> {
         Ok(sqlx::query_as(
-            "SELECT id, at, actor_id, action, target_kind, target_id, detail FROM audit_events ORDER BY id DESC LIMIT ?",
+            "SELECT id, at, actor_id, action, target_kind, target_id, detail, ip FROM audit_events ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(self.pool)
