@@ -314,7 +314,7 @@ async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
         if farm.inner.slicing.lock().expect("slicing lock").contains(&job.id) {
             continue;
         }
-        let probe = scheduler_job(&job, &HashMap::new());
+        let probe = scheduler_job(&job);
         let mut best: Option<(&Live, Result<(), scheduler::Mismatch>)> = None;
         for live in &printers {
             let p = scheduler_printer(&live.record, &live.status.borrow(), &spools, true);
@@ -463,7 +463,7 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
         return Ok(());
     }
     let (printers, policy) = snapshot(farm).await?;
-    let jobs: Vec<scheduler::Job> = ready.iter().map(|j| scheduler_job(j, &HashMap::new())).collect();
+    let jobs: Vec<scheduler::Job> = ready.iter().map(scheduler_job).collect();
     let plan = scheduler::plan_round(&printers, &jobs, &policy);
     warn_blocked(farm, &ready, &jobs, &printers, &plan).await?;
     for Assignment { job, printer } in plan {
@@ -651,7 +651,7 @@ fn seconds(t: &str) -> Option<f64> {
     DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
 }
 
-fn scheduler_job(j: &JobRecord, _hint: &HashMap<i64, f64>) -> scheduler::Job {
+fn scheduler_job(j: &JobRecord) -> scheduler::Job {
     scheduler::Job {
         id: j.id,
         owner: j.owner_id.unwrap_or(0),
@@ -697,7 +697,7 @@ pub async fn forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
         })
         .await?;
     let (printers, policy) = snapshot(farm).await?;
-    let jobs: Vec<scheduler::Job> = waiting.iter().map(|j| scheduler_job(j, &HashMap::new())).collect();
+    let jobs: Vec<scheduler::Job> = waiting.iter().map(scheduler_job).collect();
     let order = scheduler::service_order(&jobs, &policy);
     let estimates: Vec<Estimate> = scheduler::forecast(&printers, &jobs, &policy);
     let iso = |s: f64| super::windows::utc(s).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -831,8 +831,7 @@ async fn adopt_print(farm: &Farm, job: JobRecord, live: Live, cancel: Cancellati
         _ = farm.shutdown_token().cancelled() => return Ok(()),
     };
     let Some(status) = connected else {
-        return finish(farm, &job, &live, cancelled_outcome(&job, "cancelled while the printer was offline"), 0.0)
-            .await;
+        return finish(farm, &job, &live, cancelled_outcome(&job, "cancelled while the printer was offline")).await;
     };
     // Hosts may keep uploads in a folder of their own (Moonraker: `printfarm/…`): compare file names.
     let file_name = |f: &str| f.rsplit('/').next().unwrap_or(f).to_string();
@@ -871,7 +870,7 @@ async fn adopt_print(farm: &Farm, job: JobRecord, live: Live, cancel: Cancellati
             filament_g: job.filament_g.unwrap_or(0.0),
             needs_bed_clear: true,
         };
-        return finish(farm, &job, &live, outcome, 1.0).await;
+        return finish(farm, &job, &live, outcome).await;
     }
     if job.state == JobState::Assigned {
         db.jobs()
@@ -893,7 +892,7 @@ async fn adopt_print(farm: &Farm, job: JobRecord, live: Live, cancel: Cancellati
         filament_g: job.filament_g.unwrap_or(0.0) * job.progress.unwrap_or(0.0),
         needs_bed_clear: true,
     };
-    finish(farm, &job, &live, outcome, job.progress.unwrap_or(0.0)).await
+    finish(farm, &job, &live, outcome).await
 }
 
 fn cancelled_outcome(job: &JobRecord, why: &str) -> PrintOutcome {
@@ -999,13 +998,12 @@ async fn follow(
         };
         if let Some(o) = end {
             let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
-            let share = if o.state == JobState::Done { 1.0 } else { progress };
-            return finish(farm, &job, &live, o, share).await;
+            return finish(farm, &job, &live, o).await;
         }
         if cancel_sent.is_some_and(|at| at.elapsed() > CANCEL_TIMEOUT) {
             let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
             let o = cancelled_outcome(&job, "cancelled (the printer did not confirm)");
-            return finish(farm, &job, &live, o, progress).await;
+            return finish(farm, &job, &live, o).await;
         }
         tokio::select! {
             _ = farm.shutdown_token().cancelled() => return Ok(()),
@@ -1019,7 +1017,7 @@ async fn follow(
                 if !seen_busy {
                     let job = db.jobs().get(job.id).await.map_err(|e| e.to_string())?;
                     let o = cancelled_outcome(&job, "cancelled before it started");
-                    return finish(farm, &job, &live, o, 0.0).await;
+                    return finish(farm, &job, &live, o).await;
                 }
             }
             changed = rx.changed() => if changed.is_err() { return Ok(()) },
@@ -1030,7 +1028,7 @@ async fn follow(
 
 /// Records the end of a print, tells people, and puts a failed job back in the queue when it has
 /// attempts left.
-async fn finish(farm: &Farm, job: &JobRecord, live: &Live, outcome: PrintOutcome, _share: f64) -> Result<(), String> {
+async fn finish(farm: &Farm, job: &JobRecord, live: &Live, outcome: PrintOutcome) -> Result<(), String> {
     let db = farm.db();
     db.jobs().finish(job.id, &outcome).await.map_err(|e| e.to_string())?;
     let name = &live.record.name;
@@ -1145,7 +1143,7 @@ pub async fn recover(farm: &Farm) -> Result<(), DbError> {
                     needs_bed_clear: true,
                 };
                 match &live {
-                    Some(live) => finish(farm, &job, live, outcome, 0.0)
+                    Some(live) => finish(farm, &job, live, outcome)
                         .await
                         .map_err(|e| DbError::BadValue { column: "recovery", value: e })?,
                     None => {
