@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::db::{DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
-use crate::farm::dispatch::{self, JobError, Submission};
+use crate::farm::dispatch::{self, seconds, JobError, Submission};
 use crate::farm::{job_view, windows};
 use crate::http::AppState;
 use crate::library::{self, LibraryError, MAX_MODEL_BYTES};
@@ -273,10 +273,6 @@ async fn reorder_job(
     state.farm.broadcast(app::wire::FarmEvent::Queue);
     state.farm.wake();
     Ok(Json(state.db.jobs().get(id).await?).into_response())
-}
-
-fn seconds(t: &str) -> Option<f64> {
-    chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
 }
 
 #[derive(Deserialize, Default)]

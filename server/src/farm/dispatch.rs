@@ -647,7 +647,8 @@ fn scheduler_printer(
     }
 }
 
-fn seconds(t: &str) -> Option<f64> {
+/// A stored UTC timestamp (RFC 3339) as seconds since the epoch, the scheduler's clock.
+pub(crate) fn seconds(t: &str) -> Option<f64> {
     DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
 }
 
