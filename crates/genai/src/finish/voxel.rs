@@ -1,0 +1,964 @@
+//! The field path of [`super::finish`]: a signed-distance-like grid in arbitrary units becomes a clean,
+//! printable occupancy at print scale, then a mesh.
+//!
+//! Everything here works on one working grid at print scale (millimetres, `h` mm per voxel) whose
+//! values are a signed field in *voxel units* (negative inside, roughly the distance to the surface in
+//! voxels near it). Each repair edits that field, never a separate boolean mask, so the occupancy the
+//! repairs reason about (`value < 0`) is exactly what marching cubes sees, and values left alone keep
+//! the generator's smooth surface.
+//!
+//! Connectivity: the mesh crate's marching cubes cuts every cube into the six Kuhn tetrahedra, so two
+//! inside samples end up in the same solid exactly when a chain of *Kuhn edges* (the 14-neighbourhood
+//! of ±x, ±y, ±z, ±(x+y), ±(x+z), ±(y+z), ±(x+y+z)) joins them, and the same holds for outside
+//! samples. Components and cavities are therefore counted with that neighbourhood, which makes "one
+//! solid component and no cavities on the grid" the same as "one closed shell" in the mesh.
+
+use rayon::prelude::*;
+
+use mesh::marching_cubes::SdfGrid;
+
+use super::{Axis, BaseMode, FinishError, FinishOptions, Timings};
+
+/// The most voxels the object's largest dimension may span; with the margins the grid stays about
+/// 160 voxels on its longest side.
+pub(super) const MAX_SPAN_VOXELS: f32 = 150.0;
+/// Plinth height (mm) when the contact area is too small.
+const PLINTH_MM: f32 = 1.5;
+/// How far (mm) the plinth reaches beyond the object's shadow on the bed.
+const PLINTH_MARGIN_MM: f32 = 1.0;
+/// `Auto` cuts at most this much (mm) off the bottom to get a flat base, and at most this fraction
+/// of the height; beyond that it adds a plinth instead.
+const AUTO_MAX_CUT_MM: f32 = 2.0;
+const AUTO_MAX_CUT_FRACTION: f32 = 0.10;
+/// `Flatten` may cut up to this fraction of the height.
+const FLATTEN_MAX_CUT_FRACTION: f32 = 0.25;
+/// The contact area a part needs to stand and stick: 3 % of its footprint's bounding box, at least
+/// 40 mm² (a 7 mm disc) and never required above 400 mm².
+const CONTACT_FRACTION: f32 = 0.03;
+const CONTACT_MIN_MM2: f32 = 40.0;
+const CONTACT_MAX_MM2: f32 = 400.0;
+
+/// Kuhn-edge neighbourhood (see the module docs).
+const N14: [[i32; 3]; 14] = [
+    [1, 0, 0],
+    [-1, 0, 0],
+    [0, 1, 0],
+    [0, -1, 0],
+    [0, 0, 1],
+    [0, 0, -1],
+    [1, 1, 0],
+    [-1, -1, 0],
+    [1, 0, 1],
+    [-1, 0, -1],
+    [0, 1, 1],
+    [0, -1, -1],
+    [1, 1, 1],
+    [-1, -1, -1],
+];
+
+/// Every neighbour sharing a face, edge or corner: used on the generator's own grid, where a
+/// generous notion of "touching" keeps thin diagonal details with the main body.
+fn n26() -> Vec<[i32; 3]> {
+    let mut v = Vec::with_capacity(26);
+    for z in -1..=1 {
+        for y in -1..=1 {
+            for x in -1..=1 {
+                if (x, y, z) != (0, 0, 0) {
+                    v.push([x, y, z]);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A signed-permutation rotation taking the generator's axes to z-up print axes: print axis `a` is
+/// `sign[a]` times source axis `perm[a]`. All three are proper rotations (no mirroring).
+#[derive(Debug, Clone, Copy)]
+struct Orientation {
+    perm: [usize; 3],
+    sign: [f32; 3],
+}
+
+impl Orientation {
+    fn for_up(up: Axis) -> Self {
+        match up {
+            Axis::Z => Self { perm: [0, 1, 2], sign: [1.0, 1.0, 1.0] },
+            // Rotate +90° about x: (x, y, z) → (x, −z, y).
+            Axis::Y => Self { perm: [0, 2, 1], sign: [1.0, -1.0, 1.0] },
+            // Rotate −90° about y: (x, y, z) → (−z, y, x).
+            Axis::X => Self { perm: [2, 1, 0], sign: [-1.0, 1.0, 1.0] },
+        }
+    }
+}
+
+/// The working grid: a signed field in voxel units, x fastest.
+pub(super) struct Work {
+    pub dims: [usize; 3],
+    /// Position (mm) of voxel (0, 0, 0).
+    pub origin: [f32; 3],
+    /// Voxel size, mm.
+    pub h: f32,
+    pub values: Vec<f32>,
+}
+
+impl Work {
+    fn index(&self, x: usize, y: usize, z: usize) -> usize {
+        x + self.dims[0] * (y + self.dims[1] * z)
+    }
+    fn layer(&self) -> usize {
+        self.dims[0] * self.dims[1]
+    }
+    fn solid_mask(&self) -> Vec<bool> {
+        self.values.par_iter().map(|&v| v < 0.0).collect()
+    }
+    pub fn into_grid(self) -> Result<SdfGrid, FinishError> {
+        SdfGrid::new(self.dims, self.origin, self.h, self.values).map_err(|e| FinishError::BadGrid(e.to_string()))
+    }
+}
+
+/// Runs the voxel stages and returns the cleaned grid (ready for marching cubes) and the size (mm) the
+/// object's largest dimension should end up at.
+pub(super) fn clean_field(
+    src: &SdfGrid,
+    up: Axis,
+    opts: &FinishOptions,
+    steps: &mut Vec<String>,
+    timings: &mut Timings,
+) -> Result<(Work, f32), FinishError> {
+    src.check().map_err(|e| FinishError::BadGrid(e.to_string()))?;
+    if src.dims.iter().any(|&d| d < 2) {
+        return Err(FinishError::BadGrid("the grid needs at least 2 samples along each axis".into()));
+    }
+    let target = opts.target_size_mm.unwrap_or(crate::DEFAULT_SIZE_MM);
+
+    // 1. The generator's own grid: keep its largest piece; its bounding box sets the scale.
+    let t = timings.start();
+    let inside: Vec<bool> = src.values.par_iter().map(|&v| v < 0.0).collect();
+    let (labels, sizes) = components(src.dims, &inside, &n26());
+    let Some(keep) = (1..sizes.len()).max_by_key(|&l| sizes[l]) else {
+        return Err(FinishError::Empty);
+    };
+    let floaters = sizes.len() - 2;
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    let [snx, sny, _] = src.dims;
+    for (i, &l) in labels.iter().enumerate() {
+        if l as usize == keep {
+            let c = [i % snx, (i / snx) % sny, i / (snx * sny)];
+            for a in 0..3 {
+                lo[a] = lo[a].min(c[a]);
+                hi[a] = hi[a].max(c[a]);
+            }
+        }
+    }
+    // The field units per source voxel near the surface, to express values as distances.
+    let grad = surface_gradient(src, &inside);
+    // Samples outside the grid or NaN count as one source voxel outside; floaters are made outside.
+    let pad = grad;
+    let values: Vec<f32> = src
+        .values
+        .par_iter()
+        .zip(labels.par_iter())
+        .map(|(&v, &l)| {
+            if v.is_nan() {
+                pad
+            } else if v < 0.0 && l as usize != keep {
+                (-v).max(pad * 1e-3)
+            } else {
+                v
+            }
+        })
+        .collect();
+    drop(inside);
+    timings.stop("components (generator grid)", t);
+
+    // 2. Orientation and scale: print-axis extents of the kept piece in source units (±half a sample).
+    let o = Orientation::for_up(up);
+    let mut wmin = [0f32; 3];
+    let mut wmax = [0f32; 3];
+    for a in 0..3 {
+        let s = o.perm[a];
+        let u0 = src.origin[s] + src.spacing * (lo[s] as f32 - 0.5);
+        let u1 = src.origin[s] + src.spacing * (hi[s] as f32 + 0.5);
+        let (w0, w1) = (o.sign[a] * u0, o.sign[a] * u1);
+        wmin[a] = w0.min(w1);
+        wmax[a] = w0.max(w1);
+    }
+    let largest = (0..3).map(|a| wmax[a] - wmin[a]).fold(0.0f32, f32::max);
+    if !(largest > 0.0 && largest.is_finite()) {
+        return Err(FinishError::Empty);
+    }
+    let scale = target / largest; // mm per source unit
+    let h = opts.voxel_mm.max(target / MAX_SPAN_VOXELS);
+    let r_vox = wall_radius_voxels(opts.min_wall_mm, h);
+    let margin = 3 + r_vox.ceil() as usize + (PLINTH_MARGIN_MM / h).ceil() as usize;
+    let below = margin + (PLINTH_MM / h).ceil() as usize + 2;
+    let mut dims = [0usize; 3];
+    let mut origin = [0f32; 3];
+    for a in 0..3 {
+        let extent = (wmax[a] - wmin[a]) * scale;
+        let lower = if a == 2 { below } else { margin };
+        dims[a] = (extent / h).ceil() as usize + 1 + lower + margin;
+        origin[a] = wmin[a] * scale - lower as f32 * h;
+    }
+    // Source field units → working voxel units.
+    let to_vox = (src.spacing * scale / h) / grad;
+
+    // 3. Resample by trilinear interpolation (separable: each print axis reads one source axis).
+    let t = timings.start();
+    let tables: [Vec<(isize, f32)>; 3] = std::array::from_fn(|a| {
+        let s = o.perm[a];
+        (0..dims[a])
+            .map(|i| {
+                let mm = origin[a] + h * i as f32;
+                let u = o.sign[a] * mm / scale;
+                let c = (u - src.origin[s]) / src.spacing;
+                let f = c.floor();
+                (f as isize, c - f)
+            })
+            .collect()
+    });
+    let work_values = resample(&values, src, &o, &tables, dims, pad, to_vox);
+    let mut work = Work { dims, origin, h, values: work_values };
+    // Details the generator resolved but no working voxel centre fell in (thinner than a voxel): mark
+    // the voxel nearest each such source sample solid, when nothing around it is.
+    let rescued = rescue_thin(src, &labels, keep, &o, scale, &mut work);
+    if rescued > 0 {
+        steps.push(format!("kept {rescued} voxels of detail thinner than the {h:.2} mm grid"));
+    }
+    drop(labels);
+    drop(values);
+    timings.stop("resample", t);
+    if !work.values.iter().any(|&v| v < 0.0) {
+        return Err(FinishError::Empty);
+    }
+
+    // 4. Cavities: empty voxels the outside cannot reach become solid.
+    let t = timings.start();
+    let cavities = fill_cavities(&mut work);
+    timings.stop("fill cavities", t);
+
+    // 5. Minimum wall.
+    let t = timings.start();
+    let thickened = if r_vox > 0.0 { thicken(&mut work, r_vox) } else { 0 };
+    if thickened > 0 {
+        steps.push(format!("thickened thin parts to at least {:.1} mm ({} voxels added)", opts.min_wall_mm, thickened));
+    }
+    timings.stop("minimum wall", t);
+
+    // 6. Base.
+    let t = timings.start();
+    if let Some(msg) = base(&mut work, opts.base) {
+        steps.push(msg);
+    }
+    timings.stop("base", t);
+
+    // 7. Final pass: thickening or the base may close new pockets, and a cut may leave pieces: fill
+    // again, and keep the largest solid plus anything standing on the bed.
+    let t = timings.start();
+    let cavities = cavities + if thickened > 0 { fill_cavities(&mut work) } else { 0 };
+    let dropped = keep_main(&mut work);
+    timings.stop("final components", t);
+    let pieces = floaters + dropped;
+    if pieces > 0 {
+        steps.insert(0, format!("removed {} floating {}", pieces, if pieces == 1 { "piece" } else { "pieces" }));
+    }
+    if cavities > 0 {
+        steps.push(format!("filled {} hidden {}", cavities, if cavities == 1 { "cavity" } else { "cavities" }));
+    }
+    Ok((work, target))
+}
+
+/// Trilinear resampling onto the working grid. The source is copied into a grid padded with `pad`
+/// (one sample below, two above on each axis) so the inner loop needs no bounds checks; each print
+/// axis reads one source axis, so the sample offsets separate per axis.
+fn resample(
+    values: &[f32],
+    src: &SdfGrid,
+    o: &Orientation,
+    tables: &[Vec<(isize, f32)>; 3],
+    dims: [usize; 3],
+    pad: f32,
+    to_vox: f32,
+) -> Vec<f32> {
+    let sd = src.dims;
+    let pd = [sd[0] + 3, sd[1] + 3, sd[2] + 3];
+    let pstride = [1, pd[0], pd[0] * pd[1]];
+    let mut padded = vec![pad; pd[0] * pd[1] * pd[2]];
+    padded.par_chunks_mut(pstride[2]).enumerate().for_each(|(pz, slab)| {
+        if pz == 0 || pz > sd[2] {
+            return;
+        }
+        let z = pz - 1;
+        for y in 0..sd[1] {
+            let from = sd[0] * (y + sd[1] * z);
+            let to = 1 + pd[0] * (y + 1);
+            slab[to..to + sd[0]].copy_from_slice(&values[from..from + sd[0]]);
+        }
+    });
+    // Per print axis: offset into `padded`, interpolation weight, and the step to the next sample.
+    let axis: [(Vec<(usize, f32)>, usize); 3] = std::array::from_fn(|a| {
+        let s = o.perm[a];
+        let n = sd[s] as isize;
+        let t = tables[a]
+            .iter()
+            .map(|&(i, f)| {
+                let (i, f) = if i < -1 {
+                    (-1, 0.0)
+                } else if i >= n {
+                    (n, 0.0)
+                } else {
+                    (i, f)
+                };
+                ((i + 1) as usize * pstride[s], f)
+            })
+            .collect();
+        (t, pstride[s])
+    });
+    let [nx, ny, nz] = dims;
+    let (sx, sy, sz) = (axis[0].1, axis[1].1, axis[2].1);
+    let mut out = vec![0f32; nx * ny * nz];
+    out.par_chunks_mut(nx * ny).enumerate().for_each(|(z, slab)| {
+        let (oz, fz) = axis[2].0[z];
+        for y in 0..ny {
+            let (oy, fy) = axis[1].0[y];
+            let row = &mut slab[nx * y..nx * (y + 1)];
+            for (x, v) in row.iter_mut().enumerate() {
+                let (ox, fx) = axis[0].0[x];
+                let b = ox + oy + oz;
+                let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
+                let c00 = lerp(padded[b], padded[b + sx], fx);
+                let c10 = lerp(padded[b + sy], padded[b + sy + sx], fx);
+                let c01 = lerp(padded[b + sz], padded[b + sz + sx], fx);
+                let c11 = lerp(padded[b + sz + sy], padded[b + sz + sy + sx], fx);
+                *v = lerp(lerp(c00, c10, fy), lerp(c01, c11, fy), fz) * to_vox;
+            }
+        }
+    });
+    out
+}
+
+/// Half the minimum wall in voxels, plus a quarter voxel for the surface's sub-voxel placement; at
+/// least one voxel so diagonal contacts always fuse. Zero (no thickening) when `min_wall_mm` is 0.
+fn wall_radius_voxels(min_wall_mm: f32, h: f32) -> f32 {
+    if min_wall_mm <= 0.0 {
+        return 0.0;
+    }
+    (min_wall_mm / (2.0 * h) + 0.25).max(1.0)
+}
+
+/// Median field change per source sample across the surface: the factor that turns field values into
+/// distances in source voxels (1 for a true SDF in units of the spacing).
+fn surface_gradient(src: &SdfGrid, inside: &[bool]) -> f32 {
+    let [nx, ny, nz] = src.dims;
+    let v = &src.values;
+    let mut diffs: Vec<f32> = Vec::new();
+    let stride = [1, nx, nx * ny];
+    let step = (v.len() / 2_000_000).max(1);
+    'outer: for i in (0..v.len()).step_by(step) {
+        let c = [i % nx, (i / nx) % ny, i / (nx * ny)];
+        for a in 0..3 {
+            if c[a] + 1 < [nx, ny, nz][a] {
+                let j = i + stride[a];
+                if inside[i] != inside[j] && v[i].is_finite() && v[j].is_finite() {
+                    diffs.push((v[j] - v[i]).abs());
+                    if diffs.len() >= 200_000 {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+    }
+    if diffs.is_empty() {
+        return src.spacing.max(f32::MIN_POSITIVE);
+    }
+    let mid = diffs.len() / 2;
+    let (_, m, _) = diffs.select_nth_unstable_by(mid, f32::total_cmp);
+    if m.is_finite() && *m > 0.0 {
+        *m
+    } else {
+        1.0
+    }
+}
+
+/// See the call site: marks lost sub-voxel details. Returns the voxels set.
+fn rescue_thin(src: &SdfGrid, labels: &[u32], keep: usize, o: &Orientation, scale: f32, work: &mut Work) -> usize {
+    let [snx, sny, _] = src.dims;
+    let [nx, ny, _] = work.dims;
+    let mut candidates = Vec::new();
+    for (i, &l) in labels.iter().enumerate() {
+        if l as usize != keep {
+            continue;
+        }
+        let c = [i % snx, (i / snx) % sny, i / (snx * sny)];
+        let q: [isize; 3] = std::array::from_fn(|a| {
+            let s = o.perm[a];
+            let u = src.origin[s] + src.spacing * c[s] as f32;
+            let mm = o.sign[a] * u * scale;
+            ((mm - work.origin[a]) / work.h).round() as isize
+        });
+        if (0..3).any(|a| q[a] < 1 || q[a] as usize + 1 >= work.dims[a]) {
+            continue;
+        }
+        let (x, y, z) = (q[0] as usize, q[1] as usize, q[2] as usize);
+        let mut any = false;
+        'n: for dz in 0..3 {
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    if work.values[(x + dx - 1) + nx * ((y + dy - 1) + ny * (z + dz - 1))] < 0.0 {
+                        any = true;
+                        break 'n;
+                    }
+                }
+            }
+        }
+        if !any {
+            candidates.push(x + nx * (y + ny * z));
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    for &i in &candidates {
+        work.values[i] = -0.5;
+    }
+    candidates.len()
+}
+
+/// Neighbour lookup: index deltas for interior voxels, checked coordinates on the grid's faces.
+struct Neighbours<'a> {
+    dims: [usize; 3],
+    offsets: &'a [[i32; 3]],
+    deltas: Vec<isize>,
+}
+
+impl<'a> Neighbours<'a> {
+    fn new(dims: [usize; 3], offsets: &'a [[i32; 3]]) -> Self {
+        let (sx, sy) = (1isize, dims[0] as isize);
+        let sz = sy * dims[1] as isize;
+        let deltas = offsets.iter().map(|o| o[0] as isize * sx + o[1] as isize * sy + o[2] as isize * sz).collect();
+        Self { dims, offsets, deltas }
+    }
+
+    /// Calls `f` with each neighbour of voxel `i` inside the grid.
+    #[inline]
+    fn each(&self, i: usize, mut f: impl FnMut(usize)) {
+        let [nx, ny, nz] = self.dims;
+        let x = i % nx;
+        let yz = i / nx;
+        let (y, z) = (yz % ny, yz / ny);
+        if x > 0 && y > 0 && z > 0 && x + 1 < nx && y + 1 < ny && z + 1 < nz {
+            for &d in &self.deltas {
+                f((i as isize + d) as usize);
+            }
+            return;
+        }
+        for o in self.offsets {
+            let (xx, yy, zz) = (x as i64 + o[0] as i64, y as i64 + o[1] as i64, z as i64 + o[2] as i64);
+            if xx >= 0 && yy >= 0 && zz >= 0 && (xx as usize) < nx && (yy as usize) < ny && (zz as usize) < nz {
+                f(xx as usize + nx * (yy as usize + ny * zz as usize));
+            }
+        }
+    }
+}
+
+/// Connected components of `member` under `offsets`: a label per voxel (0 = not a member) and each
+/// label's size (index 0 unused).
+fn components(dims: [usize; 3], member: &[bool], offsets: &[[i32; 3]]) -> (Vec<u32>, Vec<usize>) {
+    let nb = Neighbours::new(dims, offsets);
+    let mut labels = vec![0u32; member.len()];
+    let mut sizes = vec![0usize];
+    let mut stack: Vec<u32> = Vec::new();
+    for start in 0..member.len() {
+        if !member[start] || labels[start] != 0 {
+            continue;
+        }
+        let l = sizes.len() as u32;
+        labels[start] = l;
+        stack.push(start as u32);
+        let mut count = 0usize;
+        while let Some(i) = stack.pop() {
+            count += 1;
+            nb.each(i as usize, |j| {
+                if member[j] && labels[j] == 0 {
+                    labels[j] = l;
+                    stack.push(j as u32);
+                }
+            });
+        }
+        sizes.push(count);
+    }
+    (labels, sizes)
+}
+
+/// Flood-fills the outside from the grid border (Kuhn neighbourhood) and makes every empty voxel it
+/// cannot reach solid. Returns how many separate cavities were filled.
+fn fill_cavities(work: &mut Work) -> usize {
+    let [nx, ny, nz] = work.dims;
+    let empty: Vec<bool> = work.values.par_iter().map(|&v| v >= 0.0).collect();
+    let mut reached = vec![false; empty.len()];
+    let mut stack: Vec<u32> = Vec::new();
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                if (x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz)
+                    && empty[work.index(x, y, z)]
+                {
+                    let i = work.index(x, y, z);
+                    reached[i] = true;
+                    stack.push(i as u32);
+                }
+            }
+        }
+    }
+    let nb = Neighbours::new(work.dims, &N14);
+    while let Some(i) = stack.pop() {
+        nb.each(i as usize, |j| {
+            if empty[j] && !reached[j] {
+                reached[j] = true;
+                stack.push(j as u32);
+            }
+        });
+    }
+    let cavity: Vec<bool> = empty.iter().zip(&reached).map(|(&e, &r)| e && !r).collect();
+    if !cavity.iter().any(|&c| c) {
+        return 0;
+    }
+    let (_, sizes) = components(work.dims, &cavity, &N14);
+    for (v, &c) in work.values.iter_mut().zip(&cavity) {
+        if c {
+            *v = -0.5;
+        }
+    }
+    sizes.len() - 1
+}
+
+/// Keeps the largest solid component (Kuhn neighbourhood) and any other that stands on the bed
+/// (reaches the lowest solid layer); the rest are made empty. Returns how many were dropped.
+fn keep_main(work: &mut Work) -> usize {
+    let solid = work.solid_mask();
+    let (labels, sizes) = components(work.dims, &solid, &N14);
+    if sizes.len() <= 2 {
+        return 0;
+    }
+    let layer = work.layer();
+    let lowest = solid.iter().position(|&s| s).map(|i| i / layer).unwrap_or(0);
+    let mut keep = vec![false; sizes.len()];
+    if let Some(big) = (1..sizes.len()).max_by_key(|&l| sizes[l]) {
+        keep[big] = true;
+    }
+    for &l in &labels[lowest * layer..(lowest + 1) * layer] {
+        keep[l as usize] = l != 0;
+    }
+    let mut dropped = vec![false; sizes.len()];
+    for (v, &l) in work.values.iter_mut().zip(&labels) {
+        if l != 0 && !keep[l as usize] {
+            *v = 0.5;
+            dropped[l as usize] = true;
+        }
+    }
+    dropped.iter().filter(|&&d| d).count()
+}
+
+/// Squared Euclidean distance (voxel units) from every voxel to the nearest voxel where `feature` is
+/// true; `f32::INFINITY` when there is none. Felzenszwalb–Huttenlocher, one pass per axis.
+pub(super) fn edt(dims: [usize; 3], feature: &[bool]) -> Vec<f32> {
+    let [nx, ny, nz] = dims;
+    let mut d: Vec<f32> = feature.par_iter().map(|&f| if f { 0.0 } else { f32::INFINITY }).collect();
+    // x: contiguous rows.
+    d.par_chunks_mut(nx).for_each_init(
+        || Line::new(nx),
+        |line, row| {
+            line.input[..nx].copy_from_slice(row);
+            line.run(nx);
+            row.copy_from_slice(&line.output[..nx]);
+        },
+    );
+    // y: within each z-slice.
+    if ny > 1 {
+        d.par_chunks_mut(nx * ny).for_each_init(
+            || Line::new(ny),
+            |line, slab| {
+                for x in 0..nx {
+                    for y in 0..ny {
+                        line.input[y] = slab[x + nx * y];
+                    }
+                    line.run(ny);
+                    for y in 0..ny {
+                        slab[x + nx * y] = line.output[y];
+                    }
+                }
+            },
+        );
+    }
+    // z: columns into a transposed buffer, then back slice by slice.
+    if nz > 1 {
+        let plane = nx * ny;
+        let src = &d;
+        let mut t = vec![0f32; d.len()];
+        t.par_chunks_mut(nz).enumerate().for_each_init(
+            || Line::new(nz),
+            |line, (col, out)| {
+                for z in 0..nz {
+                    line.input[z] = src[col + plane * z];
+                }
+                line.run(nz);
+                out.copy_from_slice(&line.output[..nz]);
+            },
+        );
+        d.par_chunks_mut(plane).enumerate().for_each(|(z, slab)| {
+            for (col, v) in slab.iter_mut().enumerate() {
+                *v = t[col * nz + z];
+            }
+        });
+    }
+    d
+}
+
+/// Scratch for one 1-D squared distance transform (lower envelope of parabolas).
+struct Line {
+    input: Vec<f32>,
+    output: Vec<f32>,
+    v: Vec<usize>,
+    z: Vec<f64>,
+}
+
+impl Line {
+    fn new(n: usize) -> Self {
+        Self { input: vec![0.0; n], output: vec![0.0; n], v: vec![0; n], z: vec![0.0; n + 1] }
+    }
+
+    fn run(&mut self, n: usize) {
+        let f = &self.input;
+        let mut k: isize = -1;
+        for q in 0..n {
+            let fq = f[q];
+            if !fq.is_finite() {
+                continue;
+            }
+            let q2 = f64::from(fq) + (q * q) as f64;
+            let mut s = f64::NEG_INFINITY;
+            while k >= 0 {
+                let p = self.v[k as usize];
+                s = (q2 - (f64::from(f[p]) + (p * p) as f64)) / (2.0 * (q - p) as f64);
+                if s <= self.z[k as usize] {
+                    k -= 1;
+                    s = f64::NEG_INFINITY;
+                } else {
+                    break;
+                }
+            }
+            k += 1;
+            self.v[k as usize] = q;
+            self.z[k as usize] = s;
+        }
+        if k < 0 {
+            self.output[..n].fill(f32::INFINITY);
+            return;
+        }
+        let k = k as usize;
+        let mut j = 0usize;
+        for q in 0..n {
+            while j < k && self.z[j + 1] < q as f64 {
+                j += 1;
+            }
+            let p = self.v[j];
+            let dq = q as f64 - p as f64;
+            self.output[q] = (dq * dq + f64::from(f[p])) as f32;
+        }
+    }
+}
+
+/// Minimum wall by morphology, with a ball of radius `r` voxels (half the wall):
+///
+/// - the *opening* `O` (erode by the ball, then dilate) is every solid voxel that lies in some ball of
+///   diameter `min_wall` inside the solid — the parts that are thick enough;
+/// - the thin parts `T = solid \ O`; of those, the ones farther than `r` from `O` are thin *features*
+///   (fins, plates, spikes, wires) rather than the rounded-off rims of sharp corners of thick parts;
+/// - every such voxel gets the whole ball of radius `r` around it added (the field becomes
+///   `min(field, distance − r)`, so the new surface is a smooth offset).
+///
+/// What that guarantees, on the voxel grid: every voxel of a thin feature, and every voxel added, lies
+/// in a ball of diameter `min_wall` that is entirely solid afterwards. Not covered: the last `r` of a
+/// thin feature where it joins a thick part (it tapers into the body there, which is supported
+/// anyway), sharp corners of thick parts (left sharp on purpose), and detail the field never resolved.
+/// Returns the voxels added.
+fn thicken(work: &mut Work, r: f32) -> usize {
+    let dims = work.dims;
+    let r2 = r * r;
+    let solid = work.solid_mask();
+    let empty: Vec<bool> = solid.par_iter().map(|&s| !s).collect();
+    let to_empty = edt(dims, &empty);
+    drop(empty);
+    let eroded: Vec<bool> = to_empty.par_iter().map(|&d| d > r2).collect();
+    drop(to_empty);
+    let to_eroded = edt(dims, &eroded);
+    drop(eroded);
+    let opening: Vec<bool> = to_eroded.par_iter().map(|&d| d <= r2).collect();
+    drop(to_eroded);
+    let thin: Vec<bool> = solid.par_iter().zip(&opening).map(|(&s, &o)| s && !o).collect();
+    if !thin.iter().any(|&t| t) {
+        return 0;
+    }
+    // Thin voxels farther than r from the thick part. Only opening voxels within r of a thin voxel
+    // matter, so the distance transform runs on the thin voxels' box grown by r.
+    let grow = r.ceil() as usize + 1;
+    let Some(tb) = mask_box(dims, &thin, grow) else { return 0 };
+    let to_open = edt_box(dims, &opening, tb);
+    drop(opening);
+    let mut far = vec![false; thin.len()];
+    let mut any_far = false;
+    for_box(dims, tb, |i, k| {
+        if thin[i] && to_open[k] > r2 {
+            far[i] = true;
+            any_far = true;
+        }
+    });
+    drop(thin);
+    if !any_far {
+        return 0;
+    }
+    // Grow each far voxel by the ball; the field changes within r + 2 of them.
+    let Some(fb) = mask_box(dims, &far, r.ceil() as usize + 3) else { return 0 };
+    let to_far = edt_box(dims, &far, fb);
+    let mut added = 0usize;
+    let values = &mut work.values;
+    for_box(dims, fb, |i, k| {
+        let d = to_far[k];
+        if d > (r + 2.0) * (r + 2.0) {
+            return;
+        }
+        let g = d.sqrt() - r - 1e-3;
+        let v = &mut values[i];
+        if g < *v {
+            added += usize::from(*v >= 0.0 && g < 0.0);
+            *v = g;
+        }
+    });
+    added
+}
+
+/// An inclusive box of voxels: (lowest, highest) corner.
+type VoxBox = ([usize; 3], [usize; 3]);
+
+/// The box around the voxels where `mask` is true, grown by `grow` and clamped to the grid.
+fn mask_box(dims: [usize; 3], mask: &[bool], grow: usize) -> Option<VoxBox> {
+    let [nx, ny, _] = dims;
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
+        let c = [i % nx, (i / nx) % ny, i / (nx * ny)];
+        for a in 0..3 {
+            lo[a] = lo[a].min(c[a]);
+            hi[a] = hi[a].max(c[a]);
+        }
+    }
+    if lo[0] == usize::MAX {
+        return None;
+    }
+    Some((
+        std::array::from_fn(|a| lo[a].saturating_sub(grow)),
+        std::array::from_fn(|a| (hi[a] + grow).min(dims[a] - 1)),
+    ))
+}
+
+/// Visits every voxel of a box: `f(grid index, index within the box)`.
+fn for_box(dims: [usize; 3], (lo, hi): VoxBox, mut f: impl FnMut(usize, usize)) {
+    let [nx, ny, _] = dims;
+    let mut k = 0;
+    for z in lo[2]..=hi[2] {
+        for y in lo[1]..=hi[1] {
+            let row = nx * (y + ny * z);
+            for x in lo[0]..=hi[0] {
+                f(row + x, k);
+                k += 1;
+            }
+        }
+    }
+}
+
+/// [`edt`] restricted to a box (distances only see features inside it), indexed within the box.
+fn edt_box(dims: [usize; 3], feature: &[bool], b: VoxBox) -> Vec<f32> {
+    let (lo, hi) = b;
+    let bd: [usize; 3] = std::array::from_fn(|a| hi[a] - lo[a] + 1);
+    if bd == dims {
+        return edt(dims, feature);
+    }
+    let mut sub = Vec::with_capacity(bd[0] * bd[1] * bd[2]);
+    for_box(dims, b, |i, _| sub.push(feature[i]));
+    edt(bd, &sub)
+}
+
+/// Flat bottom: everything below layer `k` is emptied (+0.5) and solid voxels in layer `k` are set to
+/// exactly −0.5, so every mesh vertex between the two layers lands exactly half-way: one plane. (The
+/// side walls within layer `k` move by at most half a voxel.)
+fn flatten_at(work: &mut Work, k: usize) {
+    let layer = work.layer();
+    for v in &mut work.values[..k * layer] {
+        *v = 0.5;
+    }
+    for v in &mut work.values[k * layer..(k + 1) * layer] {
+        if *v < 0.0 {
+            *v = -0.5;
+        }
+    }
+}
+
+/// The base step (see [`BaseMode`]). Returns what it did, in words.
+fn base(work: &mut Work, mode: BaseMode) -> Option<String> {
+    if mode == BaseMode::None {
+        return None;
+    }
+    let [nx, ny, nz] = work.dims;
+    let layer = work.layer();
+    let h = work.h;
+    let counts: Vec<usize> = work.values.par_chunks(layer).map(|s| s.iter().filter(|&&v| v < 0.0).count()).collect();
+    let kb = counts.iter().position(|&c| c > 0)?;
+    let kt = counts.iter().rposition(|&c| c > 0)?;
+    let height_mm = (kt - kb + 1) as f32 * h;
+    // Footprint bounding box (XY) for the contact requirement.
+    let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+    let mut shadow = vec![false; layer];
+    for z in kb..=kt {
+        for (i, &v) in work.values[z * layer..(z + 1) * layer].iter().enumerate() {
+            if v < 0.0 {
+                shadow[i] = true;
+            }
+        }
+    }
+    for (i, _) in shadow.iter().enumerate().filter(|(_, &s)| s) {
+        let (x, y) = (i % nx, i / nx);
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let foot_mm2 = ((x1 - x0 + 1) as f32 * h) * ((y1 - y0 + 1) as f32 * h);
+    let needed = (CONTACT_FRACTION * foot_mm2).clamp(CONTACT_MIN_MM2, CONTACT_MAX_MM2);
+    let area = |k: usize| counts[k] as f32 * h * h;
+    let max_cut_mm = match mode {
+        BaseMode::Flatten => FLATTEN_MAX_CUT_FRACTION * height_mm,
+        _ => AUTO_MAX_CUT_MM.min(AUTO_MAX_CUT_FRACTION * height_mm),
+    };
+    let max_k = (kb + (max_cut_mm / h).floor() as usize).min(kt);
+    if let Some(k) = (kb..=max_k).find(|&k| area(k) >= needed) {
+        flatten_at(work, k);
+        return Some(if k > kb {
+            format!("cut {:.1} mm off the bottom for a flat base of {:.0} mm²", (k - kb) as f32 * h, area(k))
+        } else {
+            format!("flattened the bottom ({:.0} mm² on the bed)", area(k))
+        });
+    }
+    if mode == BaseMode::Flatten {
+        let k = (kb..=max_k).max_by(|&a, &b| area(a).total_cmp(&area(b))).unwrap_or(kb);
+        flatten_at(work, k);
+        return Some(format!(
+            "cut {:.1} mm off the bottom; the flat base is only {:.0} mm², so consider a brim",
+            (k - kb) as f32 * h,
+            area(k)
+        ));
+    }
+    // Plinth: a slab under the object's shadow, grown by a margin, overlapping its lowest layer.
+    let n = ((PLINTH_MM / h).ceil() as usize).max(2);
+    if kb + 1 < n + 2 {
+        return None; // cannot happen: the grid keeps room below (see `clean_field`)
+    }
+    let p0 = kb + 1 - n;
+    let m = PLINTH_MARGIN_MM / h;
+    let d2 = edt([nx, ny, 1], &shadow);
+    let contact = area(kb);
+    for z in (p0 - 1)..=(kb + 1).min(nz - 1) {
+        let slab = ((p0 as f32 - 0.5) - z as f32).max(z as f32 - (kb as f32 + 0.5));
+        let vals = &mut work.values[z * layer..(z + 1) * layer];
+        for (v, &d) in vals.iter_mut().zip(&d2) {
+            let p = (d.sqrt() - m).max(slab);
+            if p < *v {
+                *v = p;
+            }
+        }
+    }
+    flatten_at(work, p0);
+    Some(format!("added a {:.1} mm base under it (only {:.0} mm² touched the bed)", n as f32 * h, contact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edt_matches_brute_force() {
+        let dims = [7, 5, 6];
+        let n = dims[0] * dims[1] * dims[2];
+        let feature: Vec<bool> = (0..n).map(|i| i % 17 == 3 || i == 100).collect();
+        let d = edt(dims, &feature);
+        let coords = |i: usize| [i % 7, (i / 7) % 5, i / 35].map(|c| c as f32);
+        for (i, &di) in d.iter().enumerate() {
+            let p = coords(i);
+            let best = (0..n)
+                .filter(|&j| feature[j])
+                .map(|j| {
+                    let q = coords(j);
+                    (0..3).map(|a| (p[a] - q[a]).powi(2)).sum::<f32>()
+                })
+                .fold(f32::INFINITY, f32::min);
+            assert_eq!(di, best, "voxel {i}");
+        }
+        assert!(edt(dims, &vec![false; n]).iter().all(|v| v.is_infinite()));
+    }
+
+    #[test]
+    fn components_and_cavities_use_kuhn_neighbours() {
+        // Two voxels touching along (+1, +1, 0) are one component; along (+1, −1, 0) they are not.
+        let dims = [4, 4, 3];
+        let mut m = vec![false; 48];
+        m[1 + 4 * (1 + 4)] = true;
+        m[2 + 4 * (2 + 4)] = true;
+        assert_eq!(components(dims, &m, &N14).1.len(), 2);
+        let mut m = vec![false; 48];
+        m[2 + 4 * (1 + 4)] = true;
+        m[1 + 4 * (2 + 4)] = true;
+        assert_eq!(components(dims, &m, &N14).1.len(), 3);
+        assert_eq!(components(dims, &m, &n26()).1.len(), 2);
+    }
+
+    #[test]
+    fn cavity_is_filled_and_counted() {
+        // A 5×5×5 solid cube with a one-voxel hole in the middle, inside a 9³ grid.
+        let dims = [9, 9, 9];
+        let mut values = vec![1.0f32; 729];
+        for z in 2..7 {
+            for y in 2..7 {
+                for x in 2..7 {
+                    values[x + 9 * (y + 9 * z)] = -1.0;
+                }
+            }
+        }
+        values[4 + 9 * (4 + 9 * 4)] = 1.0;
+        let mut w = Work { dims, origin: [0.0; 3], h: 1.0, values };
+        assert_eq!(fill_cavities(&mut w), 1);
+        assert!(w.values[4 + 9 * (4 + 9 * 4)] < 0.0);
+        assert_eq!(fill_cavities(&mut w), 0);
+    }
+
+    #[test]
+    fn orientations_are_rotations() {
+        for up in [Axis::X, Axis::Y, Axis::Z] {
+            let o = Orientation::for_up(up);
+            let mut m = [[0f32; 3]; 3];
+            for a in 0..3 {
+                m[a][o.perm[a]] = o.sign[a];
+            }
+            let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+            assert_eq!(det, 1.0, "{up:?}");
+            // The chosen source axis ends up as print z.
+            let want = match up {
+                Axis::X => 0,
+                Axis::Y => 1,
+                Axis::Z => 2,
+            };
+            assert_eq!(o.perm[2], want);
+        }
+    }
+}
