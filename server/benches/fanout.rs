@@ -116,7 +116,14 @@ async fn start_server(data_dir: &Path) -> anyhow::Result<Server> {
     let mut leptos = leptos::config::get_configuration(None).map_err(|e| anyhow::anyhow!("{e}"))?.leptos_options;
     leptos.site_addr = addr;
     leptos.site_root = site.to_string_lossy().as_ref().into();
-    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), shutdown: shutdown.clone() };
+    let generator = server::generate::Generator::start(
+        db.clone(),
+        data_dir,
+        genai::engine::Engine::procedural_only(),
+        shutdown.clone(),
+    )
+    .await?;
+    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone() };
     let serve = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let handle = tokio::spawn(async move { serve.await });

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::db::{DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
 use crate::farm::dispatch::{self, seconds, JobError, Submission};
 use crate::farm::{job_view, windows};
+use crate::generate::{GenerateError, GenerateRequest, GenerationEvent, Submitted};
 use crate::http::AppState;
 use crate::library::{self, LibraryError, MAX_MODEL_BYTES};
 
@@ -26,6 +27,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/models", post(upload_model).layer(DefaultBodyLimit::max(MAX_MODEL_BYTES)))
         .route("/api/v1/models/versions/{id}", get(model_version))
+        .route("/api/v1/models/versions/{id}/file", get(model_file))
+        .route("/api/v1/models/versions/{id}/thumbnail.png", get(model_thumbnail))
+        .route("/api/v1/generations", get(list_generations).post(submit_generation))
+        .route("/api/v1/generations/status", get(generation_status))
+        .route("/api/v1/generations/templates", get(generation_templates))
+        .route("/api/v1/generations/{id}", get(get_generation))
+        .route("/api/v1/generations/{id}/cancel", post(cancel_generation))
+        .route("/api/v1/generations/{id}/events", get(generation_events))
+        .route("/api/v1/generations/{id}/preview.glb", get(generation_preview))
         .route("/api/v1/jobs", get(list_jobs).post(submit_job))
         .route("/api/v1/jobs/{id}", get(get_job).patch(reorder_job))
         .route("/api/v1/jobs/{id}/{action}", post(job_action))
@@ -200,6 +210,179 @@ async fn upload_model(
 
 async fn model_version(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
     Ok(Json(state.db.models().version(id).await?).into_response())
+}
+
+/// `GET /api/v1/models/versions/{id}/file`: the stored model file (3MF, STL, GLB or OBJ).
+async fn model_file(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let v = state.db.models().version(id).await?;
+    let bytes = tokio::fs::read(state.farm.data_dir().join(&v.file_path)).await.map_err(|e| {
+        tracing::error!("reading a model file: {e}");
+        ApiError { status: StatusCode::NOT_FOUND, message: "the model's file is missing".into() }
+    })?;
+    let mime = match v.format.as_str() {
+        "3mf" => "model/3mf",
+        "stl" => "model/stl",
+        "glb" => "model/gltf-binary",
+        _ => "application/octet-stream",
+    };
+    let name = format!("model-{id}.{}", v.format);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/models/versions/{id}/thumbnail.png`: a shaded picture of the model (drawn once, then kept).
+async fn model_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let v = state.db.models().version(id).await?;
+    let png = library::thumbnail(state.farm.data_dir(), &v.file_path, &v.sha256).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/png"), (axum::http::header::CACHE_CONTROL, "public, max-age=86400")],
+        png,
+    )
+        .into_response())
+}
+
+// ---- Generation -------------------------------------------------------------------------------------
+
+/// `POST /api/v1/generations`: a prompt (and options) in; queued records, a cached result, or suggestions out.
+async fn submit_generation(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let ask: GenerateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("the request is not valid JSON for a generation: {e}")))?;
+    let user = actor(&state, &headers).await?;
+    match state.generator.submit(user, ask).await? {
+        s @ Submitted::Queued { .. } => Ok((StatusCode::ACCEPTED, Json(s)).into_response()),
+        s @ Submitted::Choose { .. } => Ok(Json(s).into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct GenerationQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/generations`: the acting user's requests, newest first.
+async fn list_generations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<GenerationQuery>,
+) -> ApiResult<Response> {
+    let user = actor(&state, &headers).await?.map(|(id, _)| id);
+    let list = state.db.generations().of_user(user, q.limit.unwrap_or(50).clamp(1, 500)).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn get_generation(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(state.generator.get(id).await?).into_response())
+}
+
+async fn cancel_generation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let user = actor(&state, &headers).await?;
+    Ok(Json(state.generator.cancel(id, user).await?).into_response())
+}
+
+/// `GET /api/v1/generations/status`: whether AI shapes are available, in words, and the designs offered.
+async fn generation_status(State(state): State<AppState>) -> ApiResult<Response> {
+    let status = state.generator.status();
+    Ok(Json(json!({ "shap_e": status, "message": status.explain() })).into_response())
+}
+
+/// `GET /api/v1/generations/templates`: every procedural design with its parameters (for sliders).
+async fn generation_templates() -> Response {
+    Json(genai::engine::catalogue()).into_response()
+}
+
+/// `GET /api/v1/generations/{id}/preview.glb`: the latest coarse preview of a running generation.
+async fn generation_preview(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    match state.generator.preview(id) {
+        Some(glb) => {
+            Ok(([(axum::http::header::CONTENT_TYPE, "model/gltf-binary")], glb.as_ref().clone()).into_response())
+        }
+        None => Err(ApiError { status: StatusCode::NOT_FOUND, message: "there is no preview yet".into() }),
+    }
+}
+
+/// `GET /api/v1/generations/{id}/events`: server-sent events with the request's progress, starting with
+/// its current state and ending when it is done, failed or cancelled.
+async fn generation_events(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    // Subscribe before reading the state so no change falls between the two.
+    let rx = state.generator.subscribe();
+    let first = state.generator.get(id).await?;
+    let stream = progress_stream(id, first, rx, state.shutdown.clone());
+    Ok(Sse::new(futures::StreamExt::map(stream, |e| {
+        Ok::<_, std::convert::Infallible>(Event::default().json_data(e).unwrap_or_default())
+    }))
+    .keep_alive(KeepAlive::default())
+    .into_response())
+}
+
+fn progress_stream(
+    id: i64,
+    first: crate::db::GenerationRecord,
+    rx: tokio::sync::broadcast::Receiver<GenerationEvent>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> impl futures::Stream<Item = GenerationEvent> {
+    let initial = GenerationEvent {
+        id,
+        state: first.state,
+        stage: first.state.as_str().into(),
+        step: first.step as u32,
+        total: first.total_steps as u32,
+        preview: 0,
+        model_version_id: first.model_version_id,
+        error: first.error.clone(),
+    };
+    let done = first.state.is_final();
+    futures::stream::unfold((Some(initial), rx, done, shutdown), move |(pending, mut rx, done, shutdown)| async move {
+        if let Some(e) = pending {
+            return Some((e, (None, rx, done, shutdown)));
+        }
+        if done {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                msg = rx.recv() => match msg {
+                    Ok(e) if e.id == id => {
+                        let finished = e.state.is_final();
+                        return Some((e, (None, rx, finished, shutdown)));
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+impl From<GenerateError> for ApiError {
+    fn from(e: GenerateError) -> Self {
+        let e = match e {
+            GenerateError::Db(db) => return db.into(),
+            e => e,
+        };
+        let status = match &e {
+            GenerateError::Request(_) | GenerateError::Blocked(_) => StatusCode::BAD_REQUEST,
+            GenerateError::Quota { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GenerateError::NotFound(_) => StatusCode::NOT_FOUND,
+            GenerateError::Forbidden => StatusCode::FORBIDDEN,
+            GenerateError::Engine(genai::engine::EngineError::UnknownTemplate(_)) => StatusCode::BAD_REQUEST,
+            GenerateError::Engine(genai::engine::EngineError::ShapEUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            GenerateError::Engine(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            GenerateError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self { status, message: e.to_string() }
+    }
 }
 
 // ---- Jobs and the queue -----------------------------------------------------------------------------
@@ -740,6 +923,13 @@ async fn change_settings(
                 .as_array()
                 .is_some_and(|a| a.iter().all(|r| r.as_str().is_some_and(|r| r.parse::<Role>().is_ok()))),
             "changeover_min" | "long_job_hours" => value.is_null() || value.as_f64().is_some_and(|v| v >= 0.0),
+            "approve_ai_output" | "shap_e_on_cpu" => value.is_boolean(),
+            "generation_blocklist" => value
+                .as_array()
+                .is_some_and(|a| a.len() <= 1000 && a.iter().all(|w| w.as_str().is_some_and(|w| w.len() <= 100))),
+            "generation_quota_per_hour" => value.as_object().is_some_and(|m| {
+                m.iter().all(|(role, n)| role.parse::<Role>().is_ok() && (n.is_null() || n.as_u64().is_some()))
+            }),
             _ => return Err(ApiError::bad(format!("unknown setting {key:?}"))),
         };
         if !ok {
@@ -750,6 +940,9 @@ async fn change_settings(
         state.db.farm().set_setting(key, value).await?;
     }
     state.farm.wake();
+    if map.contains_key("shap_e_on_cpu") {
+        state.generator.reload_engine();
+    }
     Ok(Json(Value::Object(state.db.farm().settings().await?)).into_response())
 }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub db: Db,
     pub farm: Farm,
+    /// Text-to-3D requests: queue, workers, cache.
+    pub generator: crate::generate::Generator,
     /// Cancelled on SIGTERM/Ctrl-C so long-lived connections (the event stream) end promptly.
     pub shutdown: CancellationToken,
 }
@@ -189,7 +191,15 @@ pub async fn serve_on(config: Config, listener: TcpListener, shutdown: Cancellat
         leptos::config::get_configuration(None).map_err(|e| ServeError::Leptos(e.to_string()))?.leptos_options;
     leptos.site_addr = listener.local_addr()?;
     leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
-    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), shutdown: shutdown.clone() };
+    let generator = crate::generate::Generator::start(
+        db.clone(),
+        &config.data_dir,
+        genai::engine::Engine::procedural_only(),
+        shutdown.clone(),
+    )
+    .await?;
+    generator.reload_engine();
+    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone() };
 
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())

@@ -9,6 +9,7 @@
 //! - [`db`]: the SQLite database, its migrations and the typed repositories.
 //! - [`farm`]: live printer state, the dispatcher (slicing, scheduling, printing, recovery), time
 //!   windows, notifications and the event bus that feeds the browsers.
+//! - [`generate`]: text-to-3D as a service — blocklist, quotas, cache, fair queue, batched Shap-E worker.
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod farm;
+pub mod generate;
 pub mod http;
 pub mod library;
 pub mod metrics;

@@ -123,6 +123,40 @@ pub fn clean_name(name: &str) -> String {
     }
 }
 
+/// Where a model file's thumbnail lives, relative to the data directory (named by the file's hash, so
+/// every model version that shares the file shares the picture).
+pub fn thumbnail_path(sha256: &str) -> String {
+    format!("thumbnails/{sha256}.png")
+}
+
+/// Stores a PNG thumbnail for the model file with this hash (write to a temporary name, then rename).
+pub async fn store_thumbnail(data_dir: &Path, sha256: &str, png: &[u8]) -> std::io::Result<()> {
+    let path = data_dir.join(thumbnail_path(sha256));
+    tokio::fs::create_dir_all(data_dir.join("thumbnails")).await?;
+    let tmp = data_dir.join(format!("thumbnails/.{sha256}.png.part"));
+    tokio::fs::write(&tmp, png).await?;
+    tokio::fs::rename(&tmp, &path).await
+}
+
+/// The thumbnail of a stored model file, drawn (and kept) on first use.
+pub async fn thumbnail(data_dir: &Path, file_path: &str, sha256: &str) -> Result<Vec<u8>, LibraryError> {
+    let path = data_dir.join(thumbnail_path(sha256));
+    if let Ok(png) = tokio::fs::read(&path).await {
+        return Ok(png);
+    }
+    let file = data_dir.join(file_path);
+    let png = tokio::task::spawn_blocking(move || {
+        let model = mesh::io::read_file(&file, &Limits::default())?;
+        let mesh = model.merged();
+        mesh::thumbnail::render_png(&mesh, &mesh::thumbnail::ThumbnailOptions::sized(256, 256))
+            .map_err(|e| LibraryError::Io(std::io::Error::other(e.to_string())))
+    })
+    .await
+    .map_err(|e| LibraryError::Io(std::io::Error::other(e.to_string())))??;
+    store_thumbnail(data_dir, sha256, &png).await?;
+    Ok(png)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod generate;
 mod mesh_tools;
 mod printer_tools;
 mod slice;
@@ -44,10 +45,11 @@ pub enum Command {
     Mesh(mesh_tools::MeshCommand),
     /// Slice models to G-code with printer, material and quality presets.
     Slice(slice::SliceArgs),
-    /// Generate a model from a prompt (arrives with issue #7).
-    Generate(Pending),
-    /// Manage the model library (arrives with issue #8).
-    Models(Pending),
+    /// Generate a printable model from a prompt (ready-made designs, or Shap-E when installed).
+    Generate(generate::GenerateArgs),
+    /// Shap-E model packs: install from a USB stick, list, roll back, remove.
+    #[command(subcommand)]
+    Models(generate::ModelsCommand),
     /// Users and API keys (arrives with issue #9).
     Admin(Pending),
 }
@@ -119,8 +121,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Printers(PrintersCommand::Print(args)) => printer_tools::print(&runtime, args),
         Command::Mesh(command) => mesh_tools::run(command),
         Command::Slice(args) => slice::run(args),
-        Command::Generate(_) => not_yet("generate", 7),
-        Command::Models(_) => not_yet("models", 8),
+        Command::Generate(args) => generate::generate(args, Config::load(&flags)?.data_dir),
+        Command::Models(command) => generate::models(command, Config::load(&flags)?.data_dir),
         Command::Admin(_) => not_yet("admin", 9),
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod farm;
+mod generations;
 mod jobs;
 mod materials;
 mod models;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
 pub use farm::{FarmRepo, FarmWindow, MaintenanceTask, NewNotification, Notification, PrinterStats, UsageStats};
+pub use generations::{GenerationRecord, GenerationRepo, GenerationResult, GenerationState, NewGeneration};
 pub use jobs::{JobFilter, JobRecord, JobRepo, JobState, JobTransition, NewJob, PrintOutcome};
 pub use materials::{Material, MaterialRepo, NewSpool, Spool};
 pub use models::{ModelRepo, ModelVersion, NewModelVersion};
@@ -105,6 +107,10 @@ impl Db {
     pub fn materials(&self) -> MaterialRepo<'_> {
         MaterialRepo::new(&self.pool)
     }
+    pub fn generations(&self) -> GenerationRepo<'_> {
+        GenerationRepo::new(&self.pool)
+    }
+
     pub fn farm(&self) -> FarmRepo<'_> {
         FarmRepo::new(&self.pool)
     }

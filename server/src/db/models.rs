@@ -64,6 +64,15 @@ impl<'a> ModelRepo<'a> {
         Ok((model_id, version_id))
     }
 
+    /// Which generator tier made a version (`None` for uploads and edits).
+    pub async fn generated_by(&self, version_id: i64) -> Result<Option<String>, DbError> {
+        let row: Option<Option<String>> = sqlx::query_scalar("SELECT generated_by FROM model_versions WHERE id = ?")
+            .bind(version_id)
+            .fetch_optional(self.pool)
+            .await?;
+        row.ok_or(DbError::NotFound { kind: "model version", id: version_id })
+    }
+
     /// Adds the next version of a model (an edit); earlier versions stay untouched.
     pub async fn add_version(&self, model_id: i64, parent: i64, v: &NewModelVersion) -> Result<(i64, i64), DbError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;

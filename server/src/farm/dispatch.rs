@@ -168,16 +168,24 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         plate: s.plate.clone(),
     };
     let ids = db.jobs().submit(&job, Some("submitted")).await?;
-    let needs_approval = match owner {
+    let by_role = match owner {
         Some((_, role)) => approval_roles(farm).await.iter().any(|r| r == role.as_str()),
         None => false,
     };
+    // AI output is checked by a teacher before it is printed (the `approve_ai_output` setting, on by
+    // default), unless a teacher, manager or admin sent it.
+    let ai_output = db.models().generated_by(version.id).await?.as_deref() == Some("shap-e");
+    let trusted = matches!(owner, Some((_, Role::Teacher | Role::Manager | Role::Admin)));
+    let by_ai = ai_output && !trusted && {
+        let settings = db.farm().settings().await.unwrap_or_default();
+        settings.get("approve_ai_output").and_then(|v| v.as_bool()).unwrap_or(true)
+    };
+    let needs_approval = by_role || by_ai;
+    let why = if by_ai { "AI-made models need a teacher's approval" } else { "needs a teacher's approval" };
     let mut out = Vec::new();
     for id in ids {
         if needs_approval {
-            db.jobs()
-                .transition(id, JobState::AwaitingApproval, owner.map(|o| o.0), Some("needs a teacher's approval"))
-                .await?;
+            db.jobs().transition(id, JobState::AwaitingApproval, owner.map(|o| o.0), Some(why)).await?;
         } else {
             db.jobs().transition(id, JobState::Queued, owner.map(|o| o.0), Some("queued")).await?;
         }
