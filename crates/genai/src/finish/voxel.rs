@@ -425,112 +425,151 @@ fn rescue_thin(src: &SdfGrid, labels: &[u32], keep: usize, o: &Orientation, scal
     candidates.len()
 }
 
-/// Neighbour lookup: index deltas for interior voxels, checked coordinates on the grid's faces.
-struct Neighbours<'a> {
-    dims: [usize; 3],
-    offsets: &'a [[i32; 3]],
-    deltas: Vec<isize>,
-}
-
-impl<'a> Neighbours<'a> {
-    fn new(dims: [usize; 3], offsets: &'a [[i32; 3]]) -> Self {
-        let (sx, sy) = (1isize, dims[0] as isize);
-        let sz = sy * dims[1] as isize;
-        let deltas = offsets.iter().map(|o| o[0] as isize * sx + o[1] as isize * sy + o[2] as isize * sz).collect();
-        Self { dims, offsets, deltas }
-    }
-
-    /// Calls `f` with each neighbour of voxel `i` inside the grid.
-    #[inline]
-    fn each(&self, i: usize, mut f: impl FnMut(usize)) {
-        let [nx, ny, nz] = self.dims;
-        let x = i % nx;
-        let yz = i / nx;
-        let (y, z) = (yz % ny, yz / ny);
-        if x > 0 && y > 0 && z > 0 && x + 1 < nx && y + 1 < ny && z + 1 < nz {
-            for &d in &self.deltas {
-                f((i as isize + d) as usize);
-            }
-            return;
-        }
-        for o in self.offsets {
-            let (xx, yy, zz) = (x as i64 + o[0] as i64, y as i64 + o[1] as i64, z as i64 + o[2] as i64);
-            if xx >= 0 && yy >= 0 && zz >= 0 && (xx as usize) < nx && (yy as usize) < ny && (zz as usize) < nz {
-                f(xx as usize + nx * (yy as usize + ny * zz as usize));
-            }
-        }
-    }
-}
-
-/// Connected components of `member` under `offsets`: a label per voxel (0 = not a member) and each
-/// label's size (index 0 unused).
+/// Connected components of `member` under `offsets` (a symmetric neighbourhood): a label per voxel
+/// (0 = not a member) and each label's size (index 0 unused). Labels follow the order in which
+/// components first appear in memory.
+///
+/// Works on runs along x: each row's runs are joined to overlapping runs of the rows the
+/// neighbourhood reaches, with union–find, so the cost follows the number of runs (the surface), not
+/// the number of voxels times the neighbourhood size.
 fn components(dims: [usize; 3], member: &[bool], offsets: &[[i32; 3]]) -> (Vec<u32>, Vec<usize>) {
-    let nb = Neighbours::new(dims, offsets);
-    let mut labels = vec![0u32; member.len()];
-    let mut sizes = vec![0usize];
-    let mut stack: Vec<u32> = Vec::new();
-    for start in 0..member.len() {
-        if !member[start] || labels[start] != 0 {
-            continue;
-        }
-        let l = sizes.len() as u32;
-        labels[start] = l;
-        stack.push(start as u32);
-        let mut count = 0usize;
-        while let Some(i) = stack.pop() {
-            count += 1;
-            nb.each(i as usize, |j| {
-                if member[j] && labels[j] == 0 {
-                    labels[j] = l;
-                    stack.push(j as u32);
+    let [nx, ny, nz] = dims;
+    let rows = ny * nz;
+    // Forward row links (dy, dz) > (0, 0) with the range of dx they allow.
+    let mut links: Vec<(i32, i32, i32, i32)> = Vec::new();
+    for o in offsets {
+        if o[2] > 0 || (o[2] == 0 && o[1] > 0) {
+            match links.iter_mut().find(|l| l.0 == o[1] && l.1 == o[2]) {
+                Some(l) => {
+                    l.2 = l.2.min(o[0]);
+                    l.3 = l.3.max(o[0]);
                 }
-            });
+                None => links.push((o[1], o[2], o[0], o[0])),
+            }
         }
-        sizes.push(count);
     }
+    let row_runs: Vec<Vec<(u32, u32)>> = member
+        .par_chunks(nx)
+        .map(|row| {
+            let mut runs = Vec::new();
+            let mut x = 0;
+            while x < nx {
+                if row[x] {
+                    let start = x;
+                    while x < nx && row[x] {
+                        x += 1;
+                    }
+                    runs.push((start as u32, x as u32 - 1));
+                } else {
+                    x += 1;
+                }
+            }
+            runs
+        })
+        .collect();
+    let mut first = Vec::with_capacity(rows + 1);
+    let mut total = 0usize;
+    for r in &row_runs {
+        first.push(total);
+        total += r.len();
+    }
+    first.push(total);
+    let mut parent: Vec<u32> = (0..total as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    for z in 0..nz {
+        for y in 0..ny {
+            let r = y + ny * z;
+            let a = &row_runs[r];
+            if a.is_empty() {
+                continue;
+            }
+            for &(dy, dz, dx0, dx1) in &links {
+                let (yy, zz) = (y as i64 + i64::from(dy), z as i64 + i64::from(dz));
+                if yy < 0 || yy as usize >= ny || zz as usize >= nz {
+                    continue;
+                }
+                let r2 = yy as usize + ny * zz as usize;
+                let b = &row_runs[r2];
+                // Run A reaches [a0 + dx0, a1 + dx1] in row r2; join with every run of B overlapping it.
+                let mut j = 0;
+                for (i, &(a0, a1)) in a.iter().enumerate() {
+                    let (lo, hi) = (i64::from(a0) + i64::from(dx0), i64::from(a1) + i64::from(dx1));
+                    while j < b.len() && i64::from(b[j].1) < lo {
+                        j += 1;
+                    }
+                    let mut k = j;
+                    while k < b.len() && i64::from(b[k].0) <= hi {
+                        let (ra, rb) =
+                            (find(&mut parent, (first[r] + i) as u32), find(&mut parent, (first[r2] + k) as u32));
+                        if ra != rb {
+                            parent[ra.max(rb) as usize] = ra.min(rb);
+                        }
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Compact labels in order of first appearance, and sizes.
+    let mut label_of_root = vec![0u32; total];
+    let mut run_label = vec![0u32; total];
+    let mut sizes = vec![0usize];
+    for (r, runs) in row_runs.iter().enumerate() {
+        for (i, &(a0, a1)) in runs.iter().enumerate() {
+            let root = find(&mut parent, (first[r] + i) as u32) as usize;
+            if label_of_root[root] == 0 {
+                label_of_root[root] = sizes.len() as u32;
+                sizes.push(0);
+            }
+            let l = label_of_root[root];
+            run_label[first[r] + i] = l;
+            sizes[l as usize] += (a1 - a0 + 1) as usize;
+        }
+    }
+    let mut labels = vec![0u32; member.len()];
+    labels.par_chunks_mut(nx).enumerate().for_each(|(r, row)| {
+        for (i, &(a0, a1)) in row_runs[r].iter().enumerate() {
+            row[a0 as usize..=a1 as usize].fill(run_label[first[r] + i]);
+        }
+    });
     (labels, sizes)
 }
 
-/// Flood-fills the outside from the grid border (Kuhn neighbourhood) and makes every empty voxel it
-/// cannot reach solid. Returns how many separate cavities were filled.
+/// Makes every empty voxel the outside cannot reach (Kuhn neighbourhood, from the grid's faces)
+/// solid. Returns how many separate cavities were filled.
 fn fill_cavities(work: &mut Work) -> usize {
     let [nx, ny, nz] = work.dims;
     let empty: Vec<bool> = work.values.par_iter().map(|&v| v >= 0.0).collect();
-    let mut reached = vec![false; empty.len()];
-    let mut stack: Vec<u32> = Vec::new();
+    let (labels, sizes) = components(work.dims, &empty, &N14);
+    let mut outside = vec![false; sizes.len()];
     for z in 0..nz {
         for y in 0..ny {
-            for x in 0..nx {
-                if (x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz)
-                    && empty[work.index(x, y, z)]
-                {
-                    let i = work.index(x, y, z);
-                    reached[i] = true;
-                    stack.push(i as u32);
+            let row = nx * (y + ny * z);
+            if y == 0 || z == 0 || y + 1 == ny || z + 1 == nz {
+                for &l in &labels[row..row + nx] {
+                    outside[l as usize] = true;
                 }
+            } else {
+                outside[labels[row] as usize] = true;
+                outside[labels[row + nx - 1] as usize] = true;
             }
         }
     }
-    let nb = Neighbours::new(work.dims, &N14);
-    while let Some(i) = stack.pop() {
-        nb.each(i as usize, |j| {
-            if empty[j] && !reached[j] {
-                reached[j] = true;
-                stack.push(j as u32);
+    let cavities = (1..sizes.len()).filter(|&l| !outside[l]).count();
+    if cavities > 0 {
+        work.values.par_iter_mut().zip(&labels).for_each(|(v, &l)| {
+            if l != 0 && !outside[l as usize] {
+                *v = -0.5;
             }
         });
     }
-    let cavity: Vec<bool> = empty.iter().zip(&reached).map(|(&e, &r)| e && !r).collect();
-    if !cavity.iter().any(|&c| c) {
-        return 0;
-    }
-    let (_, sizes) = components(work.dims, &cavity, &N14);
-    for (v, &c) in work.values.iter_mut().zip(&cavity) {
-        if c {
-            *v = -0.5;
-        }
-    }
-    sizes.len() - 1
+    cavities
 }
 
 /// Keeps the largest solid component (Kuhn neighbourhood) and any other that stands on the bed
@@ -669,6 +708,43 @@ impl Line {
     }
 }
 
+/// Offsets of the voxels within `radius` of a voxel (Euclidean, voxel units), nearest first, with
+/// their distances.
+fn ball(radius: f32) -> Vec<([i32; 3], f32)> {
+    let k = radius.floor() as i32;
+    let mut out = Vec::new();
+    for z in -k..=k {
+        for y in -k..=k {
+            for x in -k..=k {
+                let d = ((x * x + y * y + z * z) as f32).sqrt();
+                if d <= radius {
+                    out.push(([x, y, z], d));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.total_cmp(&b.1));
+    out
+}
+
+/// Calls `f(index, distance)` for each voxel of the grid within the ball around voxel `i`; stops
+/// early when `f` returns true. Returns whether it stopped.
+#[inline]
+fn any_in_ball(dims: [usize; 3], i: usize, ball: &[([i32; 3], f32)], mut f: impl FnMut(usize, f32) -> bool) -> bool {
+    let [nx, ny, nz] = dims;
+    let (x, y, z) = ((i % nx) as i64, ((i / nx) % ny) as i64, (i / (nx * ny)) as i64);
+    for &(o, d) in ball {
+        let (xx, yy, zz) = (x + i64::from(o[0]), y + i64::from(o[1]), z + i64::from(o[2]));
+        if xx < 0 || yy < 0 || zz < 0 || xx as usize >= nx || yy as usize >= ny || zz as usize >= nz {
+            continue;
+        }
+        if f(xx as usize + nx * (yy as usize + ny * zz as usize), d) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Minimum wall by morphology, with a ball of radius `r` voxels (half the wall):
 ///
 /// - the *opening* `O` (erode by the ball, then dilate) is every solid voxel that lies in some ball of
@@ -682,111 +758,85 @@ impl Line {
 /// in a ball of diameter `min_wall` that is entirely solid afterwards. Not covered: the last `r` of a
 /// thin feature where it joins a thick part (it tapers into the body there, which is supported
 /// anyway), sharp corners of thick parts (left sharp on purpose), and detail the field never resolved.
+///
+/// Everything but the final growth touches only the surface band (voxels within `r` of the
+/// surface), by testing ball offsets, so the cost follows the surface area, not the grid volume.
 /// Returns the voxels added.
 fn thicken(work: &mut Work, r: f32) -> usize {
     let dims = work.dims;
-    let r2 = r * r;
+    let n = work.values.len();
+    let [nx, ny, _] = dims;
+    let layer = nx * ny;
     let solid = work.solid_mask();
-    let empty: Vec<bool> = solid.par_iter().map(|&s| !s).collect();
-    let to_empty = edt(dims, &empty);
-    drop(empty);
-    let eroded: Vec<bool> = to_empty.par_iter().map(|&d| d > r2).collect();
-    drop(to_empty);
-    let to_eroded = edt(dims, &eroded);
-    drop(eroded);
-    let opening: Vec<bool> = to_eroded.par_iter().map(|&d| d <= r2).collect();
-    drop(to_eroded);
-    let thin: Vec<bool> = solid.par_iter().zip(&opening).map(|(&s, &o)| s && !o).collect();
-    if !thin.iter().any(|&t| t) {
-        return 0;
-    }
-    // Thin voxels farther than r from the thick part. Only opening voxels within r of a thin voxel
-    // matter, so the distance transform runs on the thin voxels' box grown by r.
-    let grow = r.ceil() as usize + 1;
-    let Some(tb) = mask_box(dims, &thin, grow) else { return 0 };
-    let to_open = edt_box(dims, &opening, tb);
-    drop(opening);
-    let mut far = vec![false; thin.len()];
-    let mut any_far = false;
-    for_box(dims, tb, |i, k| {
-        if thin[i] && to_open[k] > r2 {
-            far[i] = true;
-            any_far = true;
+    let b = ball(r);
+    // Solid voxels within r of an empty one (not in the erosion): stamp the ball around every empty
+    // voxel that has a solid face neighbour.
+    let mut near_empty = vec![false; n];
+    let face = [1isize, -1, nx as isize, -(nx as isize), layer as isize, -(layer as isize)];
+    for i in layer..n.saturating_sub(layer) {
+        if solid[i] || !face.iter().any(|&d| solid[(i as isize + d) as usize]) {
+            continue;
         }
-    });
-    drop(thin);
-    if !any_far {
+        any_in_ball(dims, i, &b, |j, _| {
+            if solid[j] {
+                near_empty[j] = true;
+            }
+            false
+        });
+    }
+    // Thin: band voxels with no eroded voxel (solid, not near empty) within r.
+    let band: Vec<usize> = (0..n).filter(|&i| near_empty[i]).collect();
+    let thin: Vec<usize> =
+        band.par_iter().copied().filter(|&i| !any_in_ball(dims, i, &b, |j, _| solid[j] && !near_empty[j])).collect();
+    drop(band);
+    if thin.is_empty() {
         return 0;
     }
-    // Grow each far voxel by the ball; the field changes within r + 2 of them.
-    let Some(fb) = mask_box(dims, &far, r.ceil() as usize + 3) else { return 0 };
-    let to_far = edt_box(dims, &far, fb);
+    let mut is_thin = vec![false; n];
+    for &i in &thin {
+        is_thin[i] = true;
+    }
+    // Far: no thick (opening) voxel within r.
+    let far: Vec<usize> =
+        thin.par_iter().copied().filter(|&i| !any_in_ball(dims, i, &b, |j, _| solid[j] && !is_thin[j])).collect();
+    drop(is_thin);
+    drop(solid);
+    if far.is_empty() {
+        return 0;
+    }
+    // Grow: the field within r + 2 of a far voxel becomes min(field, distance − r). Stamping costs
+    // |far| × |ball(r + 2)|; beyond a few grid volumes' worth, one distance transform is cheaper.
+    let reach = r + 2.0;
+    let big = ball(reach);
     let mut added = 0usize;
-    let values = &mut work.values;
-    for_box(dims, fb, |i, k| {
-        let d = to_far[k];
-        if d > (r + 2.0) * (r + 2.0) {
-            return;
-        }
-        let g = d.sqrt() - r - 1e-3;
-        let v = &mut values[i];
+    let mut update = |v: &mut f32, d: f32| {
+        let g = d - r - 1e-3;
         if g < *v {
             added += usize::from(*v >= 0.0 && g < 0.0);
             *v = g;
         }
-    });
-    added
-}
-
-/// An inclusive box of voxels: (lowest, highest) corner.
-type VoxBox = ([usize; 3], [usize; 3]);
-
-/// The box around the voxels where `mask` is true, grown by `grow` and clamped to the grid.
-fn mask_box(dims: [usize; 3], mask: &[bool], grow: usize) -> Option<VoxBox> {
-    let [nx, ny, _] = dims;
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
-    for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
-        let c = [i % nx, (i / nx) % ny, i / (nx * ny)];
-        for a in 0..3 {
-            lo[a] = lo[a].min(c[a]);
-            hi[a] = hi[a].max(c[a]);
+    };
+    if far.len() * big.len() <= 4 * n {
+        let values = &mut work.values;
+        for &i in &far {
+            any_in_ball(dims, i, &big, |j, d| {
+                update(&mut values[j], d);
+                false
+            });
         }
-    }
-    if lo[0] == usize::MAX {
-        return None;
-    }
-    Some((
-        std::array::from_fn(|a| lo[a].saturating_sub(grow)),
-        std::array::from_fn(|a| (hi[a] + grow).min(dims[a] - 1)),
-    ))
-}
-
-/// Visits every voxel of a box: `f(grid index, index within the box)`.
-fn for_box(dims: [usize; 3], (lo, hi): VoxBox, mut f: impl FnMut(usize, usize)) {
-    let [nx, ny, _] = dims;
-    let mut k = 0;
-    for z in lo[2]..=hi[2] {
-        for y in lo[1]..=hi[1] {
-            let row = nx * (y + ny * z);
-            for x in lo[0]..=hi[0] {
-                f(row + x, k);
-                k += 1;
+    } else {
+        let mut mask = vec![false; n];
+        for &i in &far {
+            mask[i] = true;
+        }
+        let to_far = edt(dims, &mask);
+        for (v, &d2) in work.values.iter_mut().zip(&to_far) {
+            if d2 <= reach * reach {
+                update(v, d2.sqrt());
             }
         }
     }
-}
-
-/// [`edt`] restricted to a box (distances only see features inside it), indexed within the box.
-fn edt_box(dims: [usize; 3], feature: &[bool], b: VoxBox) -> Vec<f32> {
-    let (lo, hi) = b;
-    let bd: [usize; 3] = std::array::from_fn(|a| hi[a] - lo[a] + 1);
-    if bd == dims {
-        return edt(dims, feature);
-    }
-    let mut sub = Vec::with_capacity(bd[0] * bd[1] * bd[2]);
-    for_box(dims, b, |i, _| sub.push(feature[i]));
-    edt(bd, &sub)
+    added
 }
 
 /// Flat bottom: everything below layer `k` is emptied (+0.5) and solid voxels in layer `k` are set to
@@ -904,6 +954,84 @@ mod tests {
             assert_eq!(di, best, "voxel {i}");
         }
         assert!(edt(dims, &vec![false; n]).iter().all(|v| v.is_infinite()));
+    }
+
+    /// Plain flood fill, the definition `components` must match.
+    fn components_by_flood(dims: [usize; 3], member: &[bool], offsets: &[[i32; 3]]) -> Vec<u32> {
+        let [nx, ny, nz] = dims.map(|d| d as i64);
+        let mut labels = vec![0u32; member.len()];
+        let mut next = 0;
+        for start in 0..member.len() {
+            if !member[start] || labels[start] != 0 {
+                continue;
+            }
+            next += 1;
+            labels[start] = next;
+            let mut stack = vec![start];
+            while let Some(i) = stack.pop() {
+                let (x, y, z) = ((i as i64) % nx, (i as i64 / nx) % ny, i as i64 / (nx * ny));
+                for o in offsets {
+                    let (a, b, c) = (x + i64::from(o[0]), y + i64::from(o[1]), z + i64::from(o[2]));
+                    if a < 0 || b < 0 || c < 0 || a >= nx || b >= ny || c >= nz {
+                        continue;
+                    }
+                    let j = (a + nx * (b + ny * c)) as usize;
+                    if member[j] && labels[j] == 0 {
+                        labels[j] = next;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        labels
+    }
+
+    #[test]
+    fn run_components_match_flood_fill() {
+        let dims = [13, 11, 9];
+        let n = 13 * 11 * 9;
+        let mut seed = 12345u64;
+        for density in [0.2, 0.35, 0.5, 0.7] {
+            let member: Vec<bool> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((seed >> 33) as f64 / (1u64 << 31) as f64) < density
+                })
+                .collect();
+            for offsets in [N14.to_vec(), n26()] {
+                let (labels, sizes) = components(dims, &member, &offsets);
+                assert_eq!(labels, components_by_flood(dims, &member, &offsets), "density {density}");
+                assert_eq!(sizes.iter().sum::<usize>(), member.iter().filter(|&&m| m).count());
+            }
+        }
+    }
+
+    #[test]
+    fn thin_plate_grows_and_thick_cube_keeps_its_corners() {
+        let dims = [20, 20, 20];
+        let at = |x: usize, y: usize, z: usize| x + 20 * (y + 20 * z);
+        // One-voxel plate at z = 10.
+        let mut values = vec![1.0f32; 8000];
+        for y in 4..16 {
+            for x in 4..16 {
+                values[at(x, y, 10)] = -0.5;
+            }
+        }
+        let mut w = Work { dims, origin: [0.0; 3], h: 0.4, values };
+        assert!(thicken(&mut w, 1.75) > 0);
+        assert!(w.values[at(10, 10, 9)] < 0.0 && w.values[at(10, 10, 11)] < 0.0);
+        // An 8-voxel cube is thick everywhere but its corner voxels, which are not features.
+        let mut values = vec![1.0f32; 8000];
+        for z in 6..14 {
+            for y in 6..14 {
+                for x in 6..14 {
+                    values[at(x, y, z)] = -0.5;
+                }
+            }
+        }
+        let mut w = Work { dims, origin: [0.0; 3], h: 0.4, values: values.clone() };
+        assert_eq!(thicken(&mut w, 1.75), 0);
+        assert_eq!(w.values, values);
     }
 
     #[test]
