@@ -103,9 +103,6 @@ pub(super) struct Work {
 }
 
 impl Work {
-    fn index(&self, x: usize, y: usize, z: usize) -> usize {
-        x + self.dims[0] * (y + self.dims[1] * z)
-    }
     fn layer(&self) -> usize {
         self.dims[0] * self.dims[1]
     }
