@@ -414,3 +414,25 @@ fn not_a_pack_is_said_plainly() {
     let e = install(&s, &tmp.path().join("missing")).unwrap_err();
     assert!(matches!(e, ModelPackError::Io { .. }), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+    /// Paths made of hostile pieces: whatever the manifest check accepts stays inside the pack.
+    #[test]
+    fn accepted_paths_stay_inside(pieces in proptest::collection::vec(
+        proptest::sample::select(vec!["..", ".", "/", "\\", "a", "b.bin", ":", "~", "", "C:", "%2e%2e", "\u{0}", "é"]),
+        1..8,
+    )) {
+        let path: String = pieces.concat();
+        let json = serde_json::json!({
+            "format": 1, "id": "p", "version": "1", "name": "P",
+            "files": [{ "path": path, "bytes": 1, "sha256": "0".repeat(64) }],
+        });
+        if let Ok(m) = genai::modelpack::Manifest::parse(&serde_json::to_vec(&json).unwrap()) {
+            let p = Path::new(&m.files[0].path);
+            proptest::prop_assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{path:?}");
+            proptest::prop_assert!(Path::new("/root/pack").join(p).starts_with("/root/pack"));
+        }
+    }
+}
