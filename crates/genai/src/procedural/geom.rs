@@ -478,8 +478,211 @@ pub fn triangulate_holes(outer: &[P2], holes: &[&[P2]]) -> Vec<[usize; 3]> {
     if failed {
         return triangulate(outer, holes);
     }
-    let ring: Vec<P2> = poly.iter().map(|&i| pts[i]).collect();
-    triangulate(&ring, &[]).into_iter().map(|t| t.map(|k| poly[k])).collect()
+    let (core, flat) = drop_flat(&pts, &poly);
+    let mut tris = ear_clip(&pts, &core);
+    for &(a, b, c) in flat.iter().rev() {
+        // The corner lay on edge a→c: split the triangle on that edge at it.
+        if let Some((t, k)) = tris
+            .iter()
+            .enumerate()
+            .find_map(|(t, tri)| (0..3).find(|&k| tri[k] == a && tri[(k + 1) % 3] == c).map(|k| (t, k)))
+        {
+            let d = tris[t][(k + 2) % 3];
+            tris[t] = [a, b, d];
+            tris.push([b, c, d]);
+        }
+    }
+    fix_slivers(&pts, &mut tris);
+    tris
+}
+
+/// Takes out corners lying on the straight line between their neighbours (the sides of a polygon
+/// vessel are runs of them): ear clipping around such runs can corner itself into a strip of no
+/// area. Returns the polygon left and, in order, (previous, corner, next) of each corner taken.
+fn drop_flat(pts: &[P2], poly: &[usize]) -> (Vec<usize>, Vec<(usize, usize, usize)>) {
+    let n = poly.len();
+    let mut prev: Vec<usize> = (0..n).map(|i| (i + n - 1) % n).collect();
+    let mut next: Vec<usize> = (0..n).map(|i| (i + 1) % n).collect();
+    let mut alive = vec![true; n];
+    let mut live = n;
+    let mut taken = Vec::new();
+    let mut changed = true;
+    while changed && live > 3 {
+        changed = false;
+        for b in 0..n {
+            if !alive[b] || live <= 3 {
+                continue;
+            }
+            let (a, c) = (prev[b], next[b]);
+            let (pa, pb, pc) = (pts[poly[a]], pts[poly[b]], pts[poly[c]]);
+            if pa == pb || pb == pc || pa == pc {
+                continue;
+            }
+            let (d1, d2) = (sub(pb, pa), sub(pc, pb));
+            let ac = sub(pc, pa);
+            let flat =
+                cross(d1, d2).abs() <= 1e-5 * (ac[0] * ac[0] + ac[1] * ac[1]) && d1[0] * d2[0] + d1[1] * d2[1] > 0.0;
+            if flat {
+                taken.push((poly[a], poly[b], poly[c]));
+                next[a] = c;
+                prev[c] = a;
+                alive[b] = false;
+                live -= 1;
+                changed = true;
+            }
+        }
+    }
+    let start = (0..n).find(|&k| alive[k]).unwrap_or(0);
+    let mut core = vec![poly[start]];
+    let mut k = next[start];
+    while k != start && core.len() < n {
+        core.push(poly[k]);
+        k = next[k];
+    }
+    (core, taken)
+}
+
+/// Ear clipping of one counter-clockwise polygon given as point ids (a corner may appear twice,
+/// where a bridge enters and leaves a hole). Ears of (almost) no area are skipped while proper
+/// ones exist, so straight runs of corners (the sides of a polygon vessel, letters lined up) never
+/// turn into slivers.
+fn ear_clip(pts: &[P2], poly: &[usize]) -> Vec<[usize; 3]> {
+    let n = poly.len();
+    let mut out = Vec::with_capacity(n.saturating_sub(2));
+    if n < 3 {
+        return out;
+    }
+    let mut prev: Vec<usize> = (0..n).map(|i| (i + n - 1) % n).collect();
+    let mut next: Vec<usize> = (0..n).map(|i| (i + 1) % n).collect();
+    let mut alive = vec![true; n];
+    let mut live = n;
+    let at = |k: usize| pts[poly[k]];
+    // 0: proper ears only; 1: any ear with positive area; 2: the most convex corner, whatever it is.
+    let mut level = 0;
+    let mut ear = 0;
+    let mut stall = 0;
+    while live > 3 {
+        let (a, b, c) = (prev[ear], ear, next[ear]);
+        let (pa, pb, pc) = (at(a), at(b), at(c));
+        let area = cross3(pa, pb, pc);
+        let longest =
+            [sub(pb, pa), sub(pc, pb), sub(pa, pc)].iter().map(|e| e[0] * e[0] + e[1] * e[1]).fold(0.0, f64::max);
+        let mut ok = pa == pb || pb == pc || (area > 0.0 && (level > 0 || area > 1e-6 * longest));
+        if ok && area > 0.0 {
+            // Corners on an edge of the ear block it too (with a little slack for rounding).
+            let tol = -1e-9 * longest;
+            let (minx, maxx) = (pa[0].min(pb[0]).min(pc[0]), pa[0].max(pb[0]).max(pc[0]));
+            let (miny, maxy) = (pa[1].min(pb[1]).min(pc[1]), pa[1].max(pb[1]).max(pc[1]));
+            let mut r = next[c];
+            while r != a {
+                let q = at(r);
+                if q[0] >= minx
+                    && q[0] <= maxx
+                    && q[1] >= miny
+                    && q[1] <= maxy
+                    && q != pa
+                    && q != pb
+                    && q != pc
+                    && cross3(pa, pb, q) >= tol
+                    && cross3(pb, pc, q) >= tol
+                    && cross3(pc, pa, q) >= tol
+                {
+                    ok = false;
+                    break;
+                }
+                r = next[r];
+            }
+        }
+        if level == 2 {
+            ok = true;
+        }
+        if ok {
+            out.push([poly[a], poly[b], poly[c]]);
+            next[a] = c;
+            prev[c] = a;
+            alive[b] = false;
+            live -= 1;
+            ear = c;
+            stall = 0;
+            level = 0;
+        } else {
+            ear = next[ear];
+            stall += 1;
+            if stall > live {
+                stall = 0;
+                level += 1;
+                if level == 2 {
+                    // Nothing clips cleanly (bad input): take the most convex corner.
+                    let mut best = ear;
+                    let mut best_area = f64::MIN;
+                    let mut k = ear;
+                    for _ in 0..live {
+                        let ar = cross3(at(prev[k]), at(k), at(next[k]));
+                        if ar > best_area {
+                            best_area = ar;
+                            best = k;
+                        }
+                        k = next[k];
+                    }
+                    ear = best;
+                }
+            }
+        }
+    }
+    if let Some(b) = (0..n).find(|&k| alive[k]) {
+        out.push([poly[prev[b]], poly[b], poly[next[b]]]);
+    }
+    out
+}
+
+/// Is the triangle (nearly) without area: its height under 1e-6 of its longest side?
+fn sliver(pts: &[P2], t: [usize; 3]) -> bool {
+    let [a, b, c] = t.map(|i| pts[i]);
+    let l2 = [sub(b, a), sub(c, b), sub(a, c)].iter().map(|e| e[0] * e[0] + e[1] * e[1]).fold(0.0, f64::max);
+    cross3(a, b, c).abs() <= 1e-6 * l2
+}
+
+/// Flips away triangles of no area (three corners in a line, which the ear clipper can leave when
+/// outlines have corners level with one another): the sliver and its neighbour across its long
+/// side become two proper triangles.
+fn fix_slivers(pts: &[P2], tris: &mut [[usize; 3]]) {
+    for _ in 0..4 {
+        let mut changed = false;
+        for s in 0..tris.len() {
+            let t = tris[s];
+            if t[0] == t[1] || t[1] == t[2] || t[0] == t[2] || !sliver(pts, t) {
+                continue;
+            }
+            // The long side is opposite the corner lying between the other two.
+            let len2 = |i: usize, j: usize| {
+                let e = sub(pts[t[j]], pts[t[i]]);
+                e[0] * e[0] + e[1] * e[1]
+            };
+            let k = (0..3)
+                .max_by(|&x, &y| len2((x + 1) % 3, (x + 2) % 3).total_cmp(&len2((y + 1) % 3, (y + 2) % 3)))
+                .unwrap_or(0);
+            // t = (b, u, v) with b the middle corner and u→v the long side.
+            let (b, u, v) = (t[k], t[(k + 1) % 3], t[(k + 2) % 3]);
+            // The neighbour runs v→u.
+            let Some(o) =
+                (0..tris.len()).find(|&o| o != s && (0..3).any(|m| tris[o][m] == v && tris[o][(m + 1) % 3] == u))
+            else {
+                continue;
+            };
+            let m = (0..3).find(|&m| tris[o][m] == v).unwrap_or(0);
+            let d = tris[o][(m + 2) % 3];
+            let (n1, n2) = ([b, u, d], [b, d, v]);
+            let ok = |t: [usize; 3]| cross3(pts[t[0]], pts[t[1]], pts[t[2]]) > 0.0 && !sliver(pts, t);
+            if ok(n1) && ok(n2) {
+                tris[s] = n1;
+                tris[o] = n2;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// Triangulates loops by the even-odd rule (see [`triangulate_holes`]); triples index the loops
@@ -518,16 +721,6 @@ pub fn triangulate_even_odd(loops: &[Vec<P2>]) -> Vec<[usize; 3]> {
     out
 }
 
-/// Turns a point by an odd angle before triangulating. Outlines are full of points level with one
-/// another (a letter "o" is symmetric; pips sit in rows), and the ear clipper's hole bridging picks a
-/// wrong corner when its horizontal ray meets a vertex exactly; a rotation keeps the triangulation
-/// (the same triangles, the same winding) while making such ties practically impossible.
-fn skew(p: P2) -> P2 {
-    const S: f64 = 0.123_156_525_621_125_6;
-    const C: f64 = 0.992_387_258_179_453_4;
-    [p[0] * C - p[1] * S, p[0] * S + p[1] * C]
-}
-
 /// Vertices and triangles being built; every ring's vertices are shared by the caps and walls
 /// that meet there.
 #[derive(Debug, Default)]
@@ -560,13 +753,15 @@ impl MeshBuilder {
     pub fn cap(&mut self, rings: &[&[u32]], up: bool) {
         let loops: Vec<Vec<P2>> = rings
             .iter()
-            .map(|r| {
-                r.iter().map(|&i| skew([f64::from(self.v[i as usize][0]), f64::from(self.v[i as usize][1])])).collect()
-            })
+            .map(|r| r.iter().map(|&i| [f64::from(self.v[i as usize][0]), f64::from(self.v[i as usize][1])]).collect())
             .collect();
         let idx: Vec<u32> = rings.iter().flat_map(|r| r.iter().copied()).collect();
         for t in triangulate_even_odd(&loops) {
             let [a, b, c] = t.map(|k| idx[k]);
+            // A bridge's two copies of one corner can meet in a sliver of no area; leave it out.
+            if a == b || b == c || a == c {
+                continue;
+            }
             self.t.push(if up { [a, b, c] } else { [a, c, b] });
         }
     }
@@ -574,15 +769,16 @@ impl MeshBuilder {
     /// A planar face in a local 2D frame: `outer` with `holes`, given as (2D points, vertex ids);
     /// triangles are wound counter-clockwise in that frame.
     pub fn cap_local(&mut self, outer: (&[P2], &[u32]), holes: &[(&[P2], &[u32])]) {
-        let outer_pts: Vec<P2> = outer.0.iter().map(|&p| skew(p)).collect();
-        let hole_owned: Vec<Vec<P2>> = holes.iter().map(|h| h.0.iter().map(|&p| skew(p)).collect()).collect();
-        let hole_pts: Vec<&[P2]> = hole_owned.iter().map(|h| h.as_slice()).collect();
+        let hole_pts: Vec<&[P2]> = holes.iter().map(|h| h.0).collect();
         let mut idx: Vec<u32> = outer.1.to_vec();
         for h in holes {
             idx.extend_from_slice(h.1);
         }
-        for t in triangulate_holes(&outer_pts, &hole_pts) {
-            self.t.push(t.map(|k| idx[k]));
+        for t in triangulate_holes(outer.0, &hole_pts) {
+            let t = t.map(|k| idx[k]);
+            if t[0] != t[1] && t[1] != t[2] && t[0] != t[2] {
+                self.t.push(t);
+            }
         }
     }
 

@@ -193,15 +193,29 @@ pub(super) fn coaster(p: &Params) -> Result<Vec<Part>, ProceduralError> {
     let outer = shape_outline(shape, size);
     let rim_h = p.num("rim_height");
     let inner = if rim_h > 0.05 { geom::offset(&outer, -p.num("rim_width")) } else { None };
-    // Text goes in the middle: a box that fits inside every shape.
-    let frac = match shape {
-        "star" => 0.34,
-        "heart" | "triangle" => 0.42,
-        _ => 0.6,
+    // Text goes in the middle, in a box that fits the shape (lower in a triangle, higher in a
+    // heart); if the letters still reach the rim, the box shrinks.
+    let (cy, fw, fh) = match shape {
+        "triangle" => (-0.17, 0.26, 0.1),
+        "heart" => (0.04, 0.3, 0.13),
+        "star" => (0.0, 0.17, 0.09),
+        _ => (0.0, 0.3, 0.16),
     };
-    let half = size * frac / 2.0;
-    let letters = text_in_box(p.txt("text"), p.num("letter_height"), [-half, -half * 0.6], [half, half * 0.6])?;
     let depth = 0.6;
+    let text = p.txt("text");
+    let mut boundary = vec![outer.clone()];
+    boundary.extend(inner.iter().cloned());
+    let mut shrink = 1.0;
+    let letters = loop {
+        let (w, h) = (size * fw * shrink, size * fh * shrink);
+        let letters = text_in_box(text, p.num("letter_height"), [-w, size * cy - h], [w, size * cy + h])?;
+        let mut all = boundary.clone();
+        all.extend(letters.iter().cloned());
+        if letters.is_empty() || (!geom::any_crossing(&all) && geom::min_distance(&boundary, &letters) > 1.0) {
+            break letters;
+        }
+        shrink *= 0.85;
+    };
     let Some(inner) = inner else {
         let m = text_plate("coaster", vec![outer], t, letters, true, depth)?;
         return Ok(vec![part("coaster", m)]);
