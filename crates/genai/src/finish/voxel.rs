@@ -137,18 +137,27 @@ pub(super) fn clean_field(
         return Err(FinishError::Empty);
     };
     let floaters = sizes.len() - 2;
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
     let [snx, sny, _] = src.dims;
-    for (i, &l) in labels.iter().enumerate() {
-        if l as usize == keep {
-            let c = [i % snx, (i / snx) % sny, i / (snx * sny)];
-            for a in 0..3 {
-                lo[a] = lo[a].min(c[a]);
-                hi[a] = hi[a].max(c[a]);
+    let (lo, hi) = labels
+        .par_chunks(snx * sny)
+        .enumerate()
+        .map(|(z, slab)| {
+            let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+            for (k, &l) in slab.iter().enumerate() {
+                if l as usize == keep {
+                    let c = [k % snx, k / snx, z];
+                    for a in 0..3 {
+                        lo[a] = lo[a].min(c[a]);
+                        hi[a] = hi[a].max(c[a]);
+                    }
+                }
             }
-        }
-    }
+            (lo, hi)
+        })
+        .reduce(
+            || ([usize::MAX; 3], [0usize; 3]),
+            |a, b| (std::array::from_fn(|k| a.0[k].min(b.0[k])), std::array::from_fn(|k| a.1[k].max(b.1[k]))),
+        );
     // The field units per source voxel near the surface, to express values as distances.
     let grad = surface_gradient(src, &inside);
     // Samples outside the grid or NaN count as one source voxel outside; floaters are made outside.
@@ -158,9 +167,9 @@ pub(super) fn clean_field(
         .par_iter()
         .zip(labels.par_iter())
         .map(|(&v, &l)| {
-            if v.is_nan() {
-                pad
-            } else if v < 0.0 && l as usize != keep {
+            // NaN is outside; infinities are capped so interpolation stays finite.
+            let v = if v.is_nan() { pad } else { v.clamp(-1e4 * pad, 1e4 * pad) };
+            if v < 0.0 && l as usize != keep {
                 (-v).max(pad * 1e-3)
             } else {
                 v
@@ -350,23 +359,29 @@ fn wall_radius_voxels(min_wall_mm: f32, h: f32) -> f32 {
 fn surface_gradient(src: &SdfGrid, inside: &[bool]) -> f32 {
     let [nx, ny, nz] = src.dims;
     let v = &src.values;
-    let mut diffs: Vec<f32> = Vec::new();
-    let stride = [1, nx, nx * ny];
-    let step = (v.len() / 2_000_000).max(1);
-    'outer: for i in (0..v.len()).step_by(step) {
-        let c = [i % nx, (i / nx) % ny, i / (nx * ny)];
-        for a in 0..3 {
-            if c[a] + 1 < [nx, ny, nz][a] {
-                let j = i + stride[a];
-                if inside[i] != inside[j] && v[i].is_finite() && v[j].is_finite() {
-                    diffs.push((v[j] - v[i]).abs());
-                    if diffs.len() >= 200_000 {
-                        break 'outer;
+    let plane = nx * ny;
+    // Sign changes along +x, +y and +z, at most ~200k in all (spread over the slabs).
+    let cap = (200_000 / nz).max(16);
+    let mut diffs: Vec<f32> = (0..nz)
+        .into_par_iter()
+        .flat_map_iter(|z| {
+            let mut out = Vec::new();
+            'slab: for y in 0..ny {
+                for x in 0..nx {
+                    let i = x + nx * y + plane * z;
+                    for (ok, j) in [(x + 1 < nx, i + 1), (y + 1 < ny, i + nx), (z + 1 < nz, i + plane)] {
+                        if ok && inside[i] != inside[j] && v[i].is_finite() && v[j].is_finite() {
+                            out.push((v[j] - v[i]).abs());
+                            if out.len() >= cap {
+                                break 'slab;
+                            }
+                        }
                     }
                 }
             }
-        }
-    }
+            out
+        })
+        .collect();
     if diffs.is_empty() {
         return src.spacing.max(f32::MIN_POSITIVE);
     }
@@ -383,37 +398,38 @@ fn surface_gradient(src: &SdfGrid, inside: &[bool]) -> f32 {
 fn rescue_thin(src: &SdfGrid, labels: &[u32], keep: usize, o: &Orientation, scale: f32, work: &mut Work) -> usize {
     let [snx, sny, _] = src.dims;
     let [nx, ny, _] = work.dims;
-    let mut candidates = Vec::new();
-    for (i, &l) in labels.iter().enumerate() {
-        if l as usize != keep {
-            continue;
-        }
-        let c = [i % snx, (i / snx) % sny, i / (snx * sny)];
-        let q: [isize; 3] = std::array::from_fn(|a| {
-            let s = o.perm[a];
-            let u = src.origin[s] + src.spacing * c[s] as f32;
-            let mm = o.sign[a] * u * scale;
-            ((mm - work.origin[a]) / work.h).round() as isize
-        });
-        if (0..3).any(|a| q[a] < 1 || q[a] as usize + 1 >= work.dims[a]) {
-            continue;
-        }
-        let (x, y, z) = (q[0] as usize, q[1] as usize, q[2] as usize);
-        let mut any = false;
-        'n: for dz in 0..3 {
-            for dy in 0..3 {
-                for dx in 0..3 {
-                    if work.values[(x + dx - 1) + nx * ((y + dy - 1) + ny * (z + dz - 1))] < 0.0 {
-                        any = true;
-                        break 'n;
-                    }
+    let values = &work.values;
+    let mut candidates: Vec<usize> = labels
+        .par_chunks(snx * sny)
+        .enumerate()
+        .flat_map_iter(|(z, slab)| {
+            let mut out = Vec::new();
+            for (k, &l) in slab.iter().enumerate() {
+                if l as usize != keep {
+                    continue;
+                }
+                let c = [k % snx, k / snx, z];
+                let q: [isize; 3] = std::array::from_fn(|a| {
+                    let s = o.perm[a];
+                    let u = src.origin[s] + src.spacing * c[s] as f32;
+                    let mm = o.sign[a] * u * scale;
+                    ((mm - work.origin[a]) / work.h).round() as isize
+                });
+                if (0..3).any(|a| q[a] < 1 || q[a] as usize + 1 >= work.dims[a]) {
+                    continue;
+                }
+                let (x, y, z) = (q[0] as usize, q[1] as usize, q[2] as usize);
+                let any = (0..27).any(|n| {
+                    let (dx, dy, dz) = (n % 3, (n / 3) % 3, n / 9);
+                    values[(x + dx - 1) + nx * ((y + dy - 1) + ny * (z + dz - 1))] < 0.0
+                });
+                if !any {
+                    out.push(x + nx * (y + ny * z));
                 }
             }
-        }
-        if !any {
-            candidates.push(x + nx * (y + ny * z));
-        }
-    }
+            out
+        })
+        .collect();
     candidates.sort_unstable();
     candidates.dedup();
     for &i in &candidates {
