@@ -173,6 +173,26 @@ fn lollipop_gets_a_plinth() {
 }
 
 #[test]
+fn flatten_mode_never_adds_a_plinth() {
+    let head = sphere([0.0, 0.0, 0.35], 0.5);
+    let stick = move |p: [f32; 3]| ((p[0] * p[0] + p[1] * p[1]).sqrt() - 0.05).max((p[2] + 0.2).abs() - 0.7);
+    let f = finish::finish(field(cube_grid(96, move |p| head(p).min(stick(p)))), &opts(BaseMode::Flatten)).unwrap();
+    assert_printable(&f);
+    assert!(f.steps.iter().any(|s| s.contains("brim")), "{:?}", f.steps);
+    assert!(!f.steps.iter().any(|s| s.contains("base under it")));
+    assert!(contact_area(&f.mesh) < 100.0);
+}
+
+#[test]
+fn a_field_that_is_not_a_distance_gives_the_same_shape() {
+    // Shap-E's values are not distances: a squared, scaled field with the same zero level.
+    let f = finish::finish(field(cube_grid(64, |p| 50.0 * (len(p).powi(2) - 0.64))), &opts(BaseMode::None)).unwrap();
+    assert_printable(&f);
+    let exact = 4.0 / 3.0 * PI * 30f64.powi(3);
+    assert!((f.report.volume_mm3 - exact).abs() / exact < 0.01, "{}", f.report.volume_mm3);
+}
+
+#[test]
 fn target_size_and_up_axis_are_respected() {
     // A cylinder along the grid's y axis: with y up it stands, 40 mm tall.
     let cyl = |p: [f32; 3]| ((p[0] * p[0] + p[2] * p[2]).sqrt() - 0.3).max(p[1].abs() - 0.8);
