@@ -6,7 +6,7 @@
 //!   right side out, scale if asked, place it on the bed centred on the origin, decimate above the
 //!   triangle budget, validate.
 //! - [`RawShape::Field`] (Shap-E: a signed field on a grid, negative inside, any units): on a voxel
-//!   grid at print scale (see [`voxel`]) — orient z-up, scale, drop floating pieces, fill hidden
+//!   grid at print scale (see `voxel.rs`) — orient z-up, scale, drop floating pieces, fill hidden
 //!   cavities, thicken thin parts to the minimum wall, flatten the bottom or add a plinth — then
 //!   marching cubes, decimation, exact final scale, bed placement, validation.
 //!
@@ -15,7 +15,7 @@
 //! and draws a PNG thumbnail.
 //!
 //! What the field path guarantees: one closed, consistently oriented shell (components and cavities
-//! are counted with the same neighbourhood marching cubes connects through, see [`voxel`]); the
+//! are counted with the same neighbourhood marching cubes connects through, see `voxel.rs`); the
 //! largest dimension exactly the target; on the voxel grid, every thin feature grown so it lies in
 //! balls of diameter `min_wall_mm` (not the roots where a feature meets a thick part, not sharp
 //! corners of thick parts, not detail finer than the generator's own grid); a flat bottom of at least
