@@ -2,6 +2,7 @@
 //! on the bed; plus exact checks of a few shapes (gear teeth, vase volume, lid clearance, dice).
 
 use genai::procedural::{build, ParamKind, Params, Part, ProceduralError, Template, Value};
+use genai::text::TextError;
 use mesh::validate::validate;
 use proptest::prelude::*;
 
@@ -92,6 +93,8 @@ fn short_names() -> impl Strategy<Value = String> + Clone {
 fn check_template(t: Template, params: &Params) {
     match build(t, params) {
         Ok(parts) => check_parts(t, params, &parts),
+        // Four wide letters may not fit on the smallest keychain at 3 mm; that is a fair refusal.
+        Err(ProceduralError::Text(TextError::TooLong { text, .. })) if text.chars().count() >= 4 => {}
         Err(e) => panic!("{t:?} failed with {params:?}: {e}"),
     }
 }
@@ -290,6 +293,22 @@ fn dice_has_21_dimples() {
     assert!((v - expect).abs() < 0.1 * 21.0 * cap, "{v} vs {expect}");
     let removed = s * s * s - v;
     assert!(removed > 21.0 * cap * 0.9 && removed < 21.0 * cap * 1.01, "removed {removed}, caps {}", 21.0 * cap);
+}
+
+#[test]
+fn everyday_texts_fit_at_default_sizes() {
+    for t in Template::ALL.into_iter().filter(|t| t.has_text()) {
+        for text in ["Maya", "Alexander", "Room 12B", "Zoë", "Ødegård", "Mr. O'Neil", "ABCDEFGHIJKLMN"] {
+            let params = Params::new().with_text("text", text);
+            if t == Template::Keychain && text.len() > 12 {
+                // 14 letters on a 55 mm keychain would be under 3 mm tall: refused in words.
+                assert!(matches!(build(t, &params), Err(ProceduralError::Text(TextError::TooLong { .. }))));
+                continue;
+            }
+            let parts = build(t, &params).unwrap_or_else(|e| panic!("{t:?} with {text:?}: {e}"));
+            check_parts(t, &params, &parts);
+        }
+    }
 }
 
 #[test]

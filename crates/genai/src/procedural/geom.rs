@@ -319,16 +319,19 @@ pub fn offset(l: &[P2], d: f64) -> Option<Vec<P2>> {
             out.push([b[0] + d * m[0], b[1] + d * m[1]]);
         }
     }
+    let original = [l.to_vec()];
+    let far_enough = |p: P2, k: f64| min_distance(&[vec![p]], &original) >= d.abs() * k;
+    let mut out = remove_local_loops(out);
+    // Corners left inside a fold that did not cross itself (short edges at a deep notch) are
+    // closer than |d| to the outline: drop them, and cut any loop that leaves.
+    out.retain(|&p| far_enough(p, 0.98));
     let out = clean_loop(&remove_local_loops(out), 1e-4);
-
     if out.len() < 3 || signed_area(&out) <= 0.0 || any_crossing(std::slice::from_ref(&out)) {
         return None;
     }
     // A fold can also turn the loop inside out without crossing itself (a circle offset past its
-    // centre): every corner must lie on the right side, at least |d| from the original outline.
-    let original = [l.to_vec()];
-    let ok = out.iter().all(|&p| contains(l, p) == (d < 0.0) && min_distance(&[vec![p]], &original) >= d.abs() * 0.98);
-
+    // centre): every corner must lie on the right side, about |d| from the original outline.
+    let ok = out.iter().all(|&p| contains(l, p) == (d < 0.0) && far_enough(p, 0.9));
     ok.then_some(out)
 }
 

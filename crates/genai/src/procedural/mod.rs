@@ -467,7 +467,7 @@ impl Template {
             ],
             Template::Keychain => vec![
                 P::text("text", "Name", "Leo", 16),
-                P::num("length", "Length", "mm", 35.0, 90.0, 55.0, 1.0),
+                P::num("length", "Length (at least twice the height)", "mm", 35.0, 90.0, 55.0, 1.0),
                 P::num("height", "Height", "mm", 12.0, 30.0, 18.0, 0.5),
                 P::num("thickness", "Thickness", "mm", 2.5, 5.0, 3.5, 0.1),
                 P::num("letter_height", "Letter size", "mm", 4.0, 15.0, 8.0, 0.5),

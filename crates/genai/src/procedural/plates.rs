@@ -93,7 +93,9 @@ pub(super) fn door_sign(p: &Params) -> Result<Vec<Part>, ProceduralError> {
 }
 
 pub(super) fn keychain(p: &Params) -> Result<Vec<Part>, ProceduralError> {
-    let (l, h, t) = (p.num("length"), p.num("height"), p.num("thickness"));
+    let (h, t) = (p.num("height"), p.num("thickness"));
+    // At least twice as long as high, so there is room for a name beside the ring.
+    let l = p.num("length").max(2.0 * h);
     // The ring hole sits in the left round end with at least 2 mm of plastic around it.
     let r = (p.num("ring_hole") / 2.0).min(h / 2.0 - 2.0);
     let c = [-l / 2.0 + h / 2.0, 0.0];
