@@ -268,7 +268,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_unions_finish_or_fail_plainly(parts in blob(), size in 15.0f32..90.0, base in 0usize..3) {
+    fn random_unions_finish_or_fail_plainly(
+        parts in blob(),
+        size in 15.0f32..90.0,
+        base in 0usize..3,
+        up in 0usize..3,
+        min_wall in prop::sample::select(vec![0.0f32, 0.8, 1.2, 2.0]),
+    ) {
         let f = move |p: [f32; 3]| {
             parts
                 .iter()
@@ -276,8 +282,9 @@ proptest! {
                 .fold(f32::INFINITY, f32::min)
         };
         let base = [BaseMode::Auto, BaseMode::Flatten, BaseMode::None][base];
-        let o = FinishOptions { target_size_mm: Some(size), base, ..FinishOptions::default() };
-        match finish::finish(field(cube_grid(40, f)), &o) {
+        let o = FinishOptions { target_size_mm: Some(size), base, min_wall_mm: min_wall, ..FinishOptions::default() };
+        let up = [Axis::X, Axis::Y, Axis::Z][up];
+        match finish::finish(RawShape::Field { grid: cube_grid(40, f), up }, &o) {
             Ok(done) => {
                 assert_printable(&done);
                 prop_assert!((largest(&done) - size).abs() < 0.01 * size);
