@@ -5,10 +5,11 @@
 //! latent token are the x₀ prediction (the rest, the learned variance, is unused by Karras sampling).
 //!
 //! The fused `c_qkv` projection is laid out per head as `[q_h | k_h | v_h]`. Upstream scales q and k
-//! each by head_dim^-¼; here q alone is scaled by head_dim^-½, which is the same product.
+//! each by head_dim^-¼; here q·kᵀ is scaled by head_dim^-½ inside the softmax, the same product.
 
 use candle_core::{DType, Device, Module, Tensor};
 
+use super::kernels::{gelu_erf, softmax_scaled_last_dim};
 use super::layers::{layer_norm, linear_shapes, norm_shapes, Linear};
 use super::{ShapEError, Weights};
 
@@ -41,6 +42,8 @@ impl DenoiserConfig {
 }
 
 const LN_EPS: f64 = 1e-5;
+/// Attention heads computed together on the CPU (see `Denoiser::attention`).
+pub const CPU_HEAD_CHUNK: usize = 4;
 
 struct Block {
     ln_1: candle_nn::LayerNorm,
@@ -148,17 +151,41 @@ impl Denoiser {
     }
 
     /// One attention sub-block on `[B, T, width]` (already normalised).
+    ///
+    /// Computed per batch row and, on the CPU, per group of [`CPU_HEAD_CHUNK`] heads: a row's result
+    /// never depends on its batch company, and a full-size score block stays at ~17 MB — under
+    /// glibc's 32 MB mmap ceiling, so it is reused from the heap instead of being page-faulted
+    /// afresh (which cost more than the softmax itself in a VM).
     fn attention(&self, blk: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, w) = x.dims3()?;
         let (h, hd) = (self.cfg.heads, w / self.cfg.heads);
-        let qkv = blk.c_qkv.forward(x)?.reshape((b, t, h, 3 * hd))?;
-        let q = (qkv.narrow(3, 0, hd)?.transpose(1, 2)? * (1.0 / (hd as f64).sqrt()))?;
-        let k = qkv.narrow(3, hd, hd)?.transpose(1, 2)?.contiguous()?;
-        let v = qkv.narrow(3, 2 * hd, hd)?.transpose(1, 2)?.contiguous()?;
-        let att = q.matmul(&k.t()?)?;
-        let att = candle_nn::ops::softmax_last_dim(&att.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?;
-        let o = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, w))?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let chunk = if x.device().is_cpu() { CPU_HEAD_CHUNK.min(h) } else { h };
+        // [B, heads, T, 3·hd]: the per-head [q | k | v] layout of c_qkv.
+        let qkv = blk.c_qkv.forward(x)?.reshape((b, t, h, 3 * hd))?.transpose(1, 2)?.contiguous()?;
+        let mut outs = Vec::with_capacity(b * h.div_ceil(chunk));
+        for row in 0..b {
+            let r = qkv.get(row)?;
+            for h0 in (0..h).step_by(chunk) {
+                let part = r.narrow(0, h0, chunk.min(h - h0))?;
+                let q = part.narrow(2, 0, hd)?.contiguous()?;
+                let k = part.narrow(2, hd, hd)?.contiguous()?;
+                let v = part.narrow(2, 2 * hd, hd)?.contiguous()?;
+                // The 1/√hd scale (upstream: hd^-¼ on q and on k) is applied inside the softmax.
+                let att = softmax_scaled_last_dim(&q.matmul(&k.t()?)?, scale)?.to_dtype(v.dtype())?;
+                outs.push(att.matmul(&v)?);
+            }
+        }
+        let o = Tensor::cat(&outs, 0)?.reshape((b, h, t, hd))?.transpose(1, 2)?.reshape((b, t, w))?;
         blk.c_proj.forward(&o)
+    }
+
+    /// The MLP sub-block, one batch row at a time (bounded temporaries, row-independent results).
+    fn mlp(&self, blk: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
+        let rows = (0..x.dims()[0])
+            .map(|i| blk.mlp_proj.forward(&gelu_erf(&blk.c_fc.forward(&x.narrow(0, i, 1)?)?)?))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::cat(&rows, 0)
     }
 
     /// Raw model output `[B, n_ctx, 2·channels]` for latents `x` (`[B, n_ctx·channels]`), integer
@@ -182,15 +209,14 @@ impl Denoiser {
         let h = self.input_proj.forward(&x)?.broadcast_add(&self.pos_emb)?;
         // [B, 1, ·]: one product per row (see `Linear::forward`).
         let temb = timestep_embedding(ts, c.width, self.device())?.to_dtype(dt)?.unsqueeze(1)?;
-        let temb = self.time_proj.forward(&self.time_fc.forward(&temb)?.gelu_erf()?)?;
+        let temb = self.time_proj.forward(&gelu_erf(&self.time_fc.forward(&temb)?)?)?;
         let cemb = (emb.to_dtype(dt)? * (c.clip_dim as f64).sqrt())?.unsqueeze(1)?;
         let cemb = self.clip_embed.forward(&cemb)?;
         let mut h = Tensor::cat(&[cemb, temb, h], 1)?;
         h = self.ln_pre.forward(&h)?;
         for blk in &self.blocks {
             h = (&h + self.attention(blk, &blk.ln_1.forward(&h)?)?)?;
-            let m = blk.mlp_proj.forward(&blk.c_fc.forward(&blk.ln_2.forward(&h)?)?.gelu_erf()?)?;
-            h = (h + m)?;
+            h = (&h + self.mlp(blk, &blk.ln_2.forward(&h)?)?)?;
         }
         let h = self.ln_post.forward(&h)?.narrow(1, 2, c.n_ctx)?;
         Ok(self.output_proj.forward(&h)?)

@@ -21,6 +21,7 @@
 pub mod clip;
 pub mod decoder;
 pub mod denoiser;
+pub mod kernels;
 mod layers;
 pub mod sampler;
 pub mod tokenizer;
