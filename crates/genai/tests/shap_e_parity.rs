@@ -311,10 +311,7 @@ fn batched_rows_match_single_runs_and_cancel_drops_only_that_row() {
 fn pack_checks_and_latent_bytes() {
     shap_e::verify_pack(&pack()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    for f in std::fs::read_dir(pack()).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, tmp.path().join(f.file_name().unwrap())).unwrap();
-    }
+    copy_pack(tmp.path(), &[]);
     // A wrong shape is named in words.
     let mut map = candle_core::safetensors::load(tmp.path().join("denoiser.safetensors"), &Device::Cpu).unwrap();
     map.insert("wrapped.pos_emb".into(), Tensor::zeros((3, 3), DType::F16, &Device::Cpu).unwrap());
@@ -332,6 +329,53 @@ fn pack_checks_and_latent_bytes() {
     let back = Latent::from_bytes(&l.to_bytes().unwrap(), 3, &Device::Cpu).unwrap();
     assert_eq!(back.to_vec().unwrap(), vec![0.5, -1.25, 3.0]);
     assert!(Latent::from_bytes(&[0u8; 4], 3, &Device::Cpu).is_err());
+}
+
+fn copy_pack(to: &Path, skip: &[&str]) {
+    for f in std::fs::read_dir(pack()).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        if !skip.contains(&name.as_str()) {
+            std::fs::copy(&f, to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn upstream_pickles_and_f16_safetensors_load() {
+    let e = expected();
+    let reference = ShapE::load_on(&pack(), &Device::Cpu, DType::F32).unwrap();
+    let want = reference.denoiser.forward_raw(&e["den.x"], &den_ts(&e), &e["den.emb"]).unwrap();
+
+    // text_cond.pt + transmitter.pt instead of the safetensors (read through candle's pickle reader).
+    let tmp = tempfile::tempdir().unwrap();
+    copy_pack(tmp.path(), &["denoiser.safetensors", "decoder.safetensors"]);
+    for f in ["text_cond.pt", "transmitter.pt"] {
+        std::fs::copy(dir().join("pt").join(f), tmp.path().join(f)).unwrap();
+    }
+    shap_e::verify_pack(tmp.path()).unwrap();
+    let m = ShapE::load_on(tmp.path(), &Device::Cpu, DType::F32).unwrap();
+    let got = m.denoiser.forward_raw(&e["den.x"], &den_ts(&e), &e["den.emb"]).unwrap();
+    assert_eq!(diff(&got, &want).0, 0.0);
+    let l = Latent(e["dec.latent"].clone());
+    let (a, b) = (m.decode(&l, 12).unwrap().grid.values, reference.decode(&l, 12).unwrap().grid.values);
+    assert_eq!(a, b);
+
+    // Every tensor stored as f16: loads, casts to f32, and stays close.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_pack(tmp.path(), &[]);
+    for f in ["denoiser.safetensors", "decoder.safetensors", "clip_text.safetensors"] {
+        let map = candle_core::safetensors::load(tmp.path().join(f), &Device::Cpu).unwrap();
+        let half: HashMap<String, Tensor> =
+            map.into_iter().map(|(k, v)| (k, v.to_dtype(DType::F16).unwrap())).collect();
+        candle_core::safetensors::save(&half, tmp.path().join(f)).unwrap();
+    }
+    shap_e::verify_pack(tmp.path()).unwrap();
+    let m = ShapE::load_on(tmp.path(), &Device::Cpu, DType::F32).unwrap();
+    let got = m.denoiser.forward_raw(&e["den.x"], &den_ts(&e), &e["den.emb"]).unwrap();
+    let (d, scale) = diff(&got, &want);
+    eprintln!("f16 weights vs f32: max abs diff {d:.2e}");
+    assert!(d > 0.0 && d < 2e-2 * scale.max(1.0));
 }
 
 #[test]
