@@ -90,8 +90,52 @@ fn main() {
     }
 
     let cfg = ShapEConfig::text300m();
+    if std::env::var("BENCH_SKIP_FORWARD").is_err() {
+        denoiser_vs_torch(&cfg, threads, repeats);
+    }
+    decoder(&cfg);
+    tiny_sampler();
+}
+
+/// The full-size decoder with random weights: projection of a random latent, then a 64³ grid
+/// coarse to fine (random weights give a surface almost everywhere, so this is near the dense cost).
+fn decoder(cfg: &ShapEConfig) {
+    let dev = Device::Cpu;
+    let mut map = HashMap::new();
+    for spec in shap_e::expected_tensors(cfg).into_iter().filter(|s| s.file == shap_e::DECODER_FILE) {
+        let fan_in = *spec.shape.last().unwrap_or(&1) as f64;
+        map.insert(spec.name, Tensor::randn(0f32, (1.0 / fan_in.sqrt()) as f32, spec.shape.clone(), &dev).unwrap());
+    }
+    let dec = shap_e::ImplicitDecoder::load(
+        &Weights::from_map("random", map, DType::F32, &dev),
+        &cfg.decoder,
+        cfg.denoiser.channels,
+    )
+    .unwrap();
+    let latent = shap_e::Latent(Tensor::randn(0f32, 1.0, cfg.denoiser.latent_len(), &dev).unwrap());
     let t = Instant::now();
-    let den = random_denoiser(&cfg);
+    let field = dec.field(&latent).unwrap();
+    println!("decoder: latent → MLP weights {:.2} s", secs(t));
+    let pts: Vec<[f32; 3]> = (0..65536).map(|i| [(i % 64) as f32 / 32.0 - 1.0, 0.1, -0.2]).collect();
+    let t = Instant::now();
+    field.sdf(&pts).unwrap();
+    let per_point = secs(t) / 65536.0;
+    println!(
+        "decoder: {:.1} µs per point ({:.0} s for a dense 128³ grid)",
+        per_point * 1e6,
+        per_point * 128f64.powi(3)
+    );
+    let t = Instant::now();
+    let shape = dec.decode(&latent, 64).unwrap();
+    println!("decoder: 64³ grid coarse to fine {:.1} s", secs(t));
+    let t = Instant::now();
+    let m = mesh::marching_cubes::marching_cubes(&shape.grid);
+    println!("marching cubes: {:.2} s, {} triangles", secs(t), m.triangle_count());
+}
+
+fn denoiser_vs_torch(cfg: &ShapEConfig, threads: usize, repeats: usize) {
+    let t = Instant::now();
+    let den = random_denoiser(cfg);
     println!("  random weights: {:.1} s", secs(t));
     let d = cfg.denoiser.latent_len();
     let x = Tensor::randn(0f32, 1.0, (2, d), &Device::Cpu).unwrap();
@@ -140,7 +184,9 @@ fn main() {
         }
         None => println!("  torch: no venv at ~/.cache/printfarm/torch-venv and no $TORCH_PYTHON; skipped"),
     }
+}
 
+fn tiny_sampler() {
     let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shap_e/pack");
     let model = ShapE::load_on(&pack, &Device::Cpu, DType::F32).unwrap();
     let settings = SamplerSettings { steps: 16, ..SamplerSettings::default() };
