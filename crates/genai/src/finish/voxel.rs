@@ -260,11 +260,15 @@ pub(super) fn clean_field(
     }
     timings.stop("base", t);
 
-    // 7. Final pass: thickening or the base may close new pockets, and a cut may leave pieces: fill
-    // again, and keep the largest solid plus anything standing on the bed.
+    // 7. Final pass: thickening or the base may close new pockets, and pieces that only touch across
+    // an edge or corner are joined (marching cubes would not join them): fill again, keep one piece.
     let t = timings.start();
-    let cavities = cavities + if thickened > 0 { fill_cavities(&mut work) } else { 0 };
-    let dropped = keep_main(&mut work);
+    let mut cavities = cavities + if thickened > 0 { fill_cavities(&mut work) } else { 0 };
+    let (dropped, bridged) = keep_main(&mut work);
+    if bridged > 0 {
+        cavities += fill_cavities(&mut work);
+        steps.push("joined parts that touched only at an edge or a corner".to_string());
+    }
     timings.stop("final components", t);
     let pieces = floaters + dropped;
     if pieces > 0 {
@@ -587,31 +591,70 @@ fn fill_cavities(work: &mut Work) -> usize {
     cavities
 }
 
-/// Keeps the largest solid component (Kuhn neighbourhood) and any other that stands on the bed
-/// (reaches the lowest solid layer); the rest are made empty. Returns how many were dropped.
-fn keep_main(work: &mut Work) -> usize {
+/// Solid components under the Kuhn neighbourhood.
+fn piece_count(work: &Work) -> usize {
+    components(work.dims, &work.solid_mask(), &N14).1.len() - 1
+}
+
+/// Joins pieces that touch only across an edge or corner marching cubes does not connect through
+/// (the 12 "anti-diagonal" neighbours), with one or two voxels along a face path, then keeps the
+/// largest solid component and empties the rest. Returns (pieces dropped, bridge voxels added).
+fn keep_main(work: &mut Work) -> (usize, usize) {
+    let anti: Vec<[i32; 3]> = n26().into_iter().filter(|o| !N14.contains(o)).collect();
+    let [nx, ny, nz] = work.dims;
+    let mut bridged = 0;
+    for _round in 0..4 {
+        let solid = work.solid_mask();
+        let (labels, sizes) = components(work.dims, &solid, &N14);
+        if sizes.len() <= 2 {
+            return (0, bridged);
+        }
+        let big = (1..sizes.len()).max_by_key(|&l| sizes[l]).unwrap_or(1) as u32;
+        let mut added = 0;
+        for i in 0..labels.len() {
+            let l = labels[i];
+            if l == 0 || l == big {
+                continue;
+            }
+            let p = [(i % nx) as i32, ((i / nx) % ny) as i32, (i / (nx * ny)) as i32];
+            for o in &anti {
+                let q = [p[0] + o[0], p[1] + o[1], p[2] + o[2]];
+                if q.iter().zip([nx, ny, nz]).any(|(&c, n)| c < 0 || c as usize >= n) {
+                    continue;
+                }
+                let qi = q[0] as usize + nx * (q[1] as usize + ny * q[2] as usize);
+                if !solid[qi] || labels[qi] == l {
+                    continue;
+                }
+                for via in [[p[0] + o[0], p[1], p[2]], [p[0] + o[0], p[1] + o[1], p[2]]] {
+                    if via == p || via == q {
+                        continue;
+                    }
+                    let vi = via[0] as usize + nx * (via[1] as usize + ny * via[2] as usize);
+                    if work.values[vi] >= 0.0 {
+                        work.values[vi] = -0.5;
+                        added += 1;
+                    }
+                }
+            }
+        }
+        if added == 0 {
+            break;
+        }
+        bridged += added;
+    }
     let solid = work.solid_mask();
     let (labels, sizes) = components(work.dims, &solid, &N14);
     if sizes.len() <= 2 {
-        return 0;
+        return (0, bridged);
     }
-    let layer = work.layer();
-    let lowest = solid.iter().position(|&s| s).map(|i| i / layer).unwrap_or(0);
-    let mut keep = vec![false; sizes.len()];
-    if let Some(big) = (1..sizes.len()).max_by_key(|&l| sizes[l]) {
-        keep[big] = true;
-    }
-    for &l in &labels[lowest * layer..(lowest + 1) * layer] {
-        keep[l as usize] = l != 0;
-    }
-    let mut dropped = vec![false; sizes.len()];
+    let big = (1..sizes.len()).max_by_key(|&l| sizes[l]).unwrap_or(1) as u32;
     for (v, &l) in work.values.iter_mut().zip(&labels) {
-        if l != 0 && !keep[l as usize] {
+        if l != 0 && l != big {
             *v = 0.5;
-            dropped[l as usize] = true;
         }
     }
-    dropped.iter().filter(|&&d| d).count()
+    (sizes.len() - 2, bridged)
 }
 
 /// Squared Euclidean distance (voxel units) from every voxel to the nearest voxel where `feature` is
@@ -906,17 +949,36 @@ fn base(work: &mut Work, mode: BaseMode) -> Option<String> {
         _ => AUTO_MAX_CUT_MM.min(AUTO_MAX_CUT_FRACTION * height_mm),
     };
     let max_k = (kb + (max_cut_mm / h).floor() as usize).min(kt);
-    if let Some(k) = (kb..=max_k).find(|&k| area(k) >= needed) {
+    // A cut must not split the object (a U standing on its prongs' joint): undo it if it does.
+    let pieces = piece_count(work);
+    let cut = |work: &mut Work, k: usize| -> bool {
+        if k == kb {
+            flatten_at(work, k); // only values below the lowest solid layer change
+            return true;
+        }
+        let backup = work.values[..(k + 1) * layer].to_vec();
         flatten_at(work, k);
-        return Some(if k > kb {
-            format!("cut {:.1} mm off the bottom for a flat base of {:.0} mm²", (k - kb) as f32 * h, area(k))
-        } else {
-            format!("flattened the bottom ({:.0} mm² on the bed)", area(k))
-        });
+        if piece_count(work) > pieces {
+            work.values[..(k + 1) * layer].copy_from_slice(&backup);
+            return false;
+        }
+        true
+    };
+    if let Some(k) = (kb..=max_k).find(|&k| area(k) >= needed) {
+        if cut(work, k) {
+            return Some(if k > kb {
+                format!("cut {:.1} mm off the bottom for a flat base of {:.0} mm²", (k - kb) as f32 * h, area(k))
+            } else {
+                format!("flattened the bottom ({:.0} mm² on the bed)", area(k))
+            });
+        }
     }
     if mode == BaseMode::Flatten {
         let k = (kb..=max_k).max_by(|&a, &b| area(a).total_cmp(&area(b))).unwrap_or(kb);
-        flatten_at(work, k);
+        let k = if cut(work, k) { k } else { kb };
+        if k == kb {
+            flatten_at(work, kb);
+        }
         return Some(format!(
             "cut {:.1} mm off the bottom; the flat base is only {:.0} mm², so consider a brim",
             (k - kb) as f32 * h,
@@ -1047,6 +1109,50 @@ mod tests {
         let mut w = Work { dims, origin: [0.0; 3], h: 0.4, values: values.clone() };
         assert_eq!(thicken(&mut w, 1.75), 0);
         assert_eq!(w.values, values);
+    }
+
+    fn block(w: &mut Work, lo: [usize; 3], hi: [usize; 3]) {
+        let [nx, ny, _] = w.dims;
+        for z in lo[2]..hi[2] {
+            for y in lo[1]..hi[1] {
+                for x in lo[0]..hi[0] {
+                    w.values[x + nx * (y + ny * z)] = -0.5;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_touching_at_an_edge_are_joined() {
+        let mut w = Work { dims: [16, 16, 16], origin: [0.0; 3], h: 0.4, values: vec![1.0; 4096] };
+        block(&mut w, [3, 3, 3], [7, 7, 7]);
+        // Shares only the edge x = 7, y = 3 (the anti-diagonal (+1, −1, 0) from the first block).
+        block(&mut w, [7, 0, 3], [11, 3, 7]);
+        assert_eq!(piece_count(&w), 2);
+        let (dropped, bridged) = keep_main(&mut w);
+        assert_eq!(dropped, 0);
+        assert!(bridged > 0);
+        assert_eq!(piece_count(&w), 1);
+    }
+
+    #[test]
+    fn a_cut_that_would_split_the_object_is_undone() {
+        // Two pillars joined only by a one-layer bar at the bottom.
+        let make = || {
+            let mut w = Work { dims: [32, 12, 30], origin: [0.0; 3], h: 0.4, values: vec![1.0; 32 * 12 * 30] };
+            block(&mut w, [5, 3, 10], [25, 7, 11]);
+            block(&mut w, [3, 1, 11], [11, 9, 28]);
+            block(&mut w, [19, 1, 11], [27, 9, 28]);
+            w
+        };
+        let mut w = make();
+        let msg = base(&mut w, BaseMode::Flatten).unwrap();
+        assert_eq!(piece_count(&w), 1, "{msg}");
+        assert!(msg.starts_with("cut 0.0 mm"), "{msg}");
+        let mut w = make();
+        let msg = base(&mut w, BaseMode::Auto).unwrap();
+        assert!(msg.contains("base under it"), "{msg}");
+        assert_eq!(piece_count(&w), 1);
     }
 
     #[test]
