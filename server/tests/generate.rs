@@ -282,3 +282,133 @@ async fn ai_output_waits_for_a_teacher_before_printing() {
     assert_eq!(state(&job), "queued");
     s.stop().await;
 }
+
+/// The tiny random-weight Shap-E pack the parity tests use, with a manifest, as a USB stick would hold it.
+fn tiny_pack(into: &std::path::Path) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/genai/tests/fixtures/shap_e/pack");
+    let pack = into.join("stick/shap-e-tiny");
+    std::fs::create_dir_all(&pack).unwrap();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        std::fs::write(pack.join(&name), &bytes).unwrap();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        files.push(json!({ "path": name, "bytes": bytes.len(), "sha256": sha }));
+    }
+    let manifest = json!({ "format": 1, "id": "shap-e-tiny", "version": "0.1.0", "name": "Shap-E (tiny test weights)", "licence": "MIT", "files": files });
+    std::fs::write(pack.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    pack
+}
+
+/// Installs the pack with `printfarm models install`, then serves Shap-E on the CPU (an admin's opt-in):
+/// two people's prompts share one sampler loop, four variations are one batch, progress streams, and a
+/// repeated prompt with the same seed comes from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shap_e_requests_are_batched_and_cached_with_an_installed_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    users(dir.path()).await;
+    let pack = tiny_pack(dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_printfarm"))
+        .args(["models", "install"])
+        .arg(&pack)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_printfarm"))
+        .args(["models", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("* shap-e-tiny-0.1.0"), "{list:?}");
+
+    // No GPU here: the pack is installed but needs the admin's CPU opt-in.
+    let s = start(dir.path()).await;
+    wait_until("the engine to load", async || {
+        s.get("/api/v1/generations/status").await["shap_e"]["state"] == "needs-gpu"
+    })
+    .await;
+    s.send(reqwest::Method::PUT, "/api/v1/farm/settings", None, json!({ "shap_e_on_cpu": true })).await;
+    wait_until("the engine to load on the CPU", async || {
+        s.get("/api/v1/generations/status").await["shap_e"]["state"] == "ready"
+    })
+    .await;
+
+    let ask = |user: &'static str, prompt: &'static str, variations: u8| {
+        let s = &s;
+        async move {
+            let (status, body) = s
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/generations",
+                    Some(user),
+                    json!({ "prompt": prompt, "tier": "shap-e", "quality": "low", "seed": 7, "variations": variations, "size_mm": 10 }),
+                )
+                .await;
+            assert_eq!(status, 202, "{body}");
+            body["generations"].as_array().unwrap().iter().map(|g| g["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let (a, b) = tokio::join!(ask("bob", "a shark", 1), ask("alice", "a chair", 1));
+    let four = ask("carol", "a lamp", 4).await;
+    assert_eq!(four.len(), 4);
+    let mut times = Vec::new();
+    for id in a.iter().chain(&b).chain(&four) {
+        let g = wait_any_end(&s, *id).await;
+        assert_eq!(g["tier"], "shap-e");
+        if g["state"] == "done" {
+            let v = s.get(&format!("/api/v1/models/versions/{}", g["model_version_id"])).await;
+            assert!(v["triangles"].as_i64().unwrap() > 0);
+        } else {
+            // Random tiny weights may make nothing solid; then the person gets a sentence, not a crash.
+            assert_eq!(g["state"], "failed", "{g}");
+            assert!(g["error"].as_str().unwrap().len() > 20, "{g}");
+        }
+        times.push((g["started_at"].as_str().unwrap().to_string(), g["finished_at"].as_str().unwrap().to_string()));
+    }
+    // Requests that share a sampler loop all start before any of them finishes (run one after another,
+    // each would start after the previous one ended): bob's and alice's together, then carol's four.
+    let shared = |group: &[(String, String)]| {
+        let last_start = group.iter().map(|t| &t.0).max().unwrap();
+        let first_end = group.iter().map(|t| &t.1).min().unwrap();
+        last_start < first_end
+    };
+    assert!(shared(&times[..2]), "{times:?}");
+    assert!(shared(&times[2..]), "{times:?}");
+    assert!(times[2..].iter().all(|t| t.0 >= times[0].1), "carol's batch is a second loop: {times:?}");
+    // Each variation has its own seed.
+    let seeds: std::collections::HashSet<i64> = futures_seeds(&s, &four).await.into_iter().collect();
+    assert_eq!(seeds.len(), 4);
+
+    // The same prompt, seed and quality again: answered from the cache when the first one was made.
+    let first = generation(&s, a[0]).await;
+    if first["state"] == "done" {
+        let again = ask("alice", "a shark", 1).await;
+        let g = generation(&s, again[0]).await;
+        assert_eq!(g["state"], "done");
+        assert_eq!(g["cached"], true);
+    }
+    s.stop().await;
+}
+
+async fn wait_any_end(s: &Running, id: i64) -> Value {
+    let mut last = Value::Null;
+    wait_until("the generation to end", async || {
+        last = generation(s, id).await;
+        matches!(last["state"].as_str(), Some("done" | "failed" | "cancelled"))
+    })
+    .await;
+    last
+}
+
+async fn futures_seeds(s: &Running, ids: &[i64]) -> Vec<i64> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(generation(s, *id).await["seed"].as_i64().unwrap());
+    }
+    out
+}
