@@ -534,15 +534,17 @@ pub const CPU_FLOPS_PER_CORE: f64 = 16.0e9;
 ///
 /// Derivation: one denoiser call at full size and batch 2 (one guided row) costs ≈1.3 TFLOP in the
 /// linear layers plus ≈0.2 TFLOP in attention; a run makes `2·steps − 1` calls. Decoding costs
-/// ≈0.74 MFLOP per grid point; coarse-to-fine queries about a quarter of `grid_size³` points. Both
-/// are divided by [`CPU_FLOPS_PER_CORE`] × the available cores (assumes linear scaling, which is
-/// optimistic beyond ~8 cores).
+/// ≈0.74 MFLOP per grid point, counted for all `grid_size³` points (coarse to fine queries fewer on a
+/// real shape, but nearly all on a noisy one: the bench measured 13.8 s for 64³ with random weights).
+/// Both are divided by [`CPU_FLOPS_PER_CORE`] × the available cores (assumes linear scaling, which
+/// is optimistic beyond ~8 cores). On the 2-core dev box this gives ≈24 min for `Quality::Low`,
+/// matching the measured ≈46 s per guided call × 31 calls.
 pub fn estimate_seconds_cpu(settings: &SamplerSettings) -> f64 {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
     let guided = if settings.guided() { 2.0 } else { 1.0 };
     let calls = (2 * settings.steps).saturating_sub(1) as f64;
     let per_call_flop = 0.75e12 * guided;
     let n = settings.grid_size as f64;
-    let decode_flop = 0.25 * n * n * n * 0.74e6;
+    let decode_flop = n * n * n * 0.74e6;
     (calls * per_call_flop + decode_flop) / (CPU_FLOPS_PER_CORE * cores)
 }
