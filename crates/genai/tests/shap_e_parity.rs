@@ -379,6 +379,25 @@ fn upstream_pickles_and_f16_safetensors_load() {
 }
 
 #[test]
+fn unguided_runs_and_bad_batches_are_refused() {
+    let model = ShapE::load_on(&pack(), &Device::Cpu, DType::F32).unwrap();
+    let one = |g: f32| {
+        let s = SamplerSettings { guidance: g, ..tiny_settings(3) };
+        let mut calls = 0;
+        let out = model.sample(&["a fox"], &[5], &[CancelToken::new()], &s, &mut |_| calls += 1).unwrap();
+        assert_eq!(calls, 5);
+        out[0].as_ref().unwrap().to_vec().unwrap()
+    };
+    let (unguided, guided) = (one(1.0), one(15.0));
+    assert!(unguided.iter().zip(&guided).any(|(a, b)| (a - b).abs() > 1e-3));
+    let five = ["a"; 5];
+    let c: Vec<CancelToken> = five.iter().map(|_| CancelToken::new()).collect();
+    let err = model.sample(&five, &[0; 5], &c, &tiny_settings(2), &mut |_| {}).err().unwrap();
+    assert!(err.to_string().contains("1 to 4 prompts"), "{err}");
+    assert!(model.sample(&["a"], &[0, 1], &c[..1], &tiny_settings(2), &mut |_| {}).is_err());
+}
+
+#[test]
 fn settings_and_estimate() {
     let low = SamplerSettings::for_quality(genai::Quality::Low);
     let high = SamplerSettings::for_quality(genai::Quality::High);

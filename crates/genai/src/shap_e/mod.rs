@@ -460,8 +460,9 @@ fn read_pth_header(path: &Path) -> Result<Header, String> {
 }
 
 /// Checks a pack directory without loading it whole: every expected tensor name, shape and dtype
-/// (f16, bf16 or f32) in the file headers, the vocabulary file, then a load self-test with one
-/// tiny forward of each network that must give finite numbers. Errors are plain words.
+/// (f16, bf16 or f32) in the file headers, the vocabulary file, then a load self-test on the CPU
+/// with one forward of each network that must give finite numbers (at full size the denoiser
+/// forward takes ≈25–45 s on a 2-core CPU). Errors are plain words.
 pub fn verify_pack(dir: &Path) -> Result<(), String> {
     let cfg = read_config(dir).map_err(|e| e.to_string())?;
     let mut headers: HashMap<&str, (PathBuf, Header)> = HashMap::new();
