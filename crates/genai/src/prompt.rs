@@ -186,12 +186,15 @@ enum Tok {
     Sym(char),
 }
 
-fn tokenise(s: &str) -> Vec<Tok> {
+/// Tokens, each with the span of characters it came from.
+fn tokenise(s: &str) -> (Vec<Tok>, Vec<(usize, usize)>) {
     let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let start = i;
         if c.is_alphabetic() {
             let start = i;
             while i < chars.len()
@@ -203,9 +206,17 @@ fn tokenise(s: &str) -> Vec<Tok> {
             {
                 i += 1;
             }
+            // "d6", "B12": letters straight into digits make one word (but "10x5" is 10 by 5).
+            let head: String = chars[start..i].iter().collect::<String>().to_lowercase();
+            if i < chars.len() && chars[i].is_ascii_digit() && head != "x" && !is_unit(&head) {
+                while i < chars.len() && chars[i].is_alphanumeric() {
+                    i += 1;
+                }
+            }
             let w: String = chars[start..i].iter().collect();
             let lower = w.to_lowercase();
             out.push(Tok::Word(w, lower));
+            spans.push((start, i));
         } else if c.is_ascii_digit() {
             let mut text = String::new();
             let mut seen_point = false;
@@ -229,27 +240,46 @@ fn tokenise(s: &str) -> Vec<Tok> {
                 }
                 i += 1;
             }
+            // "12B", "3d": digits run straight into letters that are no unit make one word.
+            let letters = chars[i..].iter().take_while(|c| c.is_alphabetic()).count();
+            if letters > 0 {
+                let suffix: String = chars[i..i + letters].iter().collect::<String>().to_lowercase();
+                if !is_unit(&suffix) && !matches!(suffix.as_str(), "x" | "st" | "nd" | "rd" | "th" | "deg" | "degrees")
+                {
+                    let w: String = chars[start..i + letters].iter().collect();
+                    let lower = w.to_lowercase();
+                    out.push(Tok::Word(w, lower));
+                    spans.push((start, i + letters));
+                    i += letters;
+                    continue;
+                }
+            }
             if let Ok(v) = text.parse::<f64>() {
                 if v.is_finite() {
                     out.push(Tok::Num(v));
+                    spans.push((start, i));
                 }
             }
         } else {
             if matches!(c, '"' | '″' | '”' | '“') && matches!(out.last(), Some(Tok::Num(_))) {
                 out.push(Tok::Sym('"'));
+                spans.push((i, i + 1));
             } else if c == '°' {
                 out.push(Tok::Sym('°'));
+                spans.push((i, i + 1));
             } else if c == '½' {
-                if let Some(Tok::Num(v)) = out.last_mut() {
+                if let (Some(Tok::Num(v)), Some(span)) = (out.last_mut(), spans.last_mut()) {
                     *v += 0.5;
+                    span.1 = i + 1;
                 } else {
                     out.push(Tok::Num(0.5));
+                    spans.push((i, i + 1));
                 }
             }
             i += 1;
         }
     }
-    out
+    (out, spans)
 }
 
 fn small_number(w: &str) -> Option<u32> {
@@ -499,7 +529,8 @@ pub fn parse(prompt: &str) -> ParsedPrompt {
     let clipped: String = prompt.chars().take(MAX_INPUT_CHARS).collect();
     let original = clipped.split_whitespace().collect::<Vec<_>>().join(" ");
     let (mut text, rest) = quoted(&original);
-    let toks = number_words(tokenise(&rest));
+    let (raw, spans) = tokenise(&rest);
+    let toks = number_words(raw.clone());
     let mut p = ParsedPrompt { original: original.clone(), ..Default::default() };
     p.words = toks
         .iter()
@@ -690,7 +721,7 @@ pub fn parse(prompt: &str) -> ParsedPrompt {
         }
     }
     if text.is_none() {
-        text = text_after_keywords(&toks);
+        text = text_after_keywords(&raw, &spans, &rest);
     }
     p.text = text;
     p
@@ -704,8 +735,10 @@ fn format_num(v: f64) -> String {
     }
 }
 
-/// Text after "that says", "saying", "with the name", "named", "called", or capitalised words after "for".
-fn text_after_keywords(toks: &[Tok]) -> Option<String> {
+/// Text after "that says", "saying", "with the name", "named", "called", or capitalised words after
+/// "for": the user's own characters from the first word taken to the last ("Room 12B", "Mr. O'Neil").
+fn text_after_keywords(toks: &[Tok], spans: &[(usize, usize)], rest: &str) -> Option<String> {
+    let chars: Vec<char> = rest.chars().collect();
     let lower = |k: usize| -> Option<&str> {
         match toks.get(k) {
             Some(Tok::Word(_, l)) => Some(l.as_str()),
@@ -714,6 +747,7 @@ fn text_after_keywords(toks: &[Tok]) -> Option<String> {
     };
     let take = |from: usize, capital_only: bool| -> Option<String> {
         let mut words: Vec<String> = Vec::new();
+        let mut last = from;
         let mut k = from;
         while let Some(t) = toks.get(k) {
             match t {
@@ -732,12 +766,22 @@ fn text_after_keywords(toks: &[Tok]) -> Option<String> {
                 Tok::Num(v) if !capital_only => words.push(format_num(*v)),
                 _ => break,
             }
+            last = k;
             k += 1;
             if words.len() >= 5 {
                 break;
             }
         }
-        let s: String = words.join(" ").chars().take(MAX_TEXT_CHARS).collect();
+        if words.is_empty() {
+            return None;
+        }
+        let (a, mut b) = (spans.get(from)?.0, spans.get(last)?.1.min(chars.len()));
+        // A closing "!" or "?" belongs to the text.
+        while b < chars.len() && matches!(chars[b], '!' | '?') {
+            b += 1;
+        }
+        let s: String = chars.get(a..b)?.iter().collect();
+        let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_TEXT_CHARS).collect();
         (!s.is_empty()).then_some(s)
     };
     let mentions_name = (0..toks.len()).any(|k| matches!(lower(k), Some("name" | "names" | "nametag")));
@@ -811,6 +855,9 @@ mod tests {
             c("keychain \"Leo\"", Some("Leo"), vec![], vec![], None),
             c("door sign “Room 12B”", Some("Room 12B"), vec![], vec![], None),
             c("a sign that says Hello World", Some("Hello World"), vec![], vec![], None),
+            c("a door sign that says Room 12B with engraved letters", Some("Room 12B"), vec![], vec![], None),
+            c("a bookmark saying Keep reading!", Some("Keep reading!"), vec![], vec![], None),
+            c("a name tag for Mr. O'Neil", Some("Mr. O'Neil"), vec![], vec![], None),
             c("bookmark with the name Zoë and stars", Some("Zoë"), vec![], vec![], Some(Shape::Star)),
             c("a ruler called 'Sam's ruler'", Some("Sam's ruler"), vec![], vec![], None),
             c("a gear with 20 teeth and a 5 mm hole", None, vec![(5.0, None)], vec![(20, "tooth")], None),

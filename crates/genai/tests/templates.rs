@@ -338,3 +338,75 @@ fn text_is_on_the_object_and_long_names_shrink_or_fail_politely() {
     let e = build(Template::NameTag, &Params::new().with_text("text", "猫猫")).unwrap_err();
     assert!(e.to_string().contains("font"), "{e}");
 }
+
+fn vocabulary() -> impl Strategy<Value = String> {
+    let words = vec![
+        "a",
+        "the",
+        "for",
+        "Maya",
+        "with",
+        "lid",
+        "twisted",
+        "20",
+        "teeth",
+        "5",
+        "mm",
+        "cm",
+        "inch",
+        "\"",
+        "x",
+        "tall",
+        "wide",
+        "across",
+        "gear",
+        "vase",
+        "name",
+        "tag",
+        "says",
+        "hexagonal",
+        "star",
+        "heart",
+        "sides",
+        "holes",
+        "no",
+        "drainage",
+        "box",
+        "ruler",
+        "twenty",
+        "hundred",
+        "and",
+        "module",
+        "2.5",
+        "°",
+        "degrees",
+        "“Leo”",
+        "'",
+        "in",
+    ];
+    proptest::collection::vec(proptest::sample::select(words), 0..40).prop_map(|w| w.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(256), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// What the fuzz target checks, on prompt-like and arbitrary text: no panic, scores in 0..=1,
+    /// every template's parameters resolved within their ranges.
+    #[test]
+    fn any_prompt_parses_and_matches_within_ranges(prompt in prop_oneof![vocabulary(), "\\PC{0,300}"]) {
+        let matches = genai::procedural::match_prompt(&genai::prompt::parse(&prompt));
+        prop_assert_eq!(matches.len(), Template::ALL.len());
+        for m in matches {
+            prop_assert!((0.0..=1.0).contains(&m.score));
+            for spec in m.template.params() {
+                match (&spec.kind, m.params.values.get(spec.key)) {
+                    (ParamKind::Number { min, max, .. }, Some(Value::Number(v))) => prop_assert!(v >= min && v <= max),
+                    (ParamKind::Toggle { .. }, Some(Value::Number(v))) => prop_assert!(*v == 0.0 || *v == 1.0),
+                    (ParamKind::Choice { options, .. }, Some(Value::Text(s))) => prop_assert!(options.contains(&s.as_str())),
+                    (ParamKind::Text { max_chars, .. }, Some(Value::Text(s))) => prop_assert!(s.chars().count() <= *max_chars),
+                    (kind, v) => prop_assert!(false, "{} is {:?} for {:?}", spec.key, v, kind),
+                }
+            }
+        }
+    }
+}

@@ -863,6 +863,7 @@ mod tests {
         assert_eq!(best("a planter with drainage").template, Template::PlantPot);
         assert_eq!(best("a cog").template, Template::Gear);
         assert_eq!(best("a die").template, Template::Dice);
+        assert_eq!(best("a d6 for board games").template, Template::Dice);
         assert_eq!(best("heart cookie cutter").template, Template::CookieCutter);
         assert_eq!(best("a label that says Science").template, Template::NameTag);
         assert_eq!(best("a sign for my door that says KEEP OUT").template, Template::DoorSign);
