@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::wire::PrinterView;
+use crate::wire::{CreateOutcome, CreateStatus, GenerationView, PrinterView};
 
 /// What the server provides (as Leptos context) so server functions can read the farm's live state.
 /// The trait lives here, not in `server`, because the app must never depend on the server.
@@ -35,4 +35,48 @@ pub async fn confirm_bed_clear(printer: i64) -> Result<(), ServerFnError> {
     let farm =
         use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
     farm.confirm_bed_clear(printer).await.map_err(ServerFnError::new)
+}
+
+/// What the server provides so the Create page's server functions can reach the generator.
+#[cfg(feature = "ssr")]
+pub trait GenerationDesk: Send + Sync + 'static {
+    /// Whether AI shapes are available, in words.
+    fn status(&self) -> CreateStatus;
+    /// Starts making `prompt` (or the chosen design `template`).
+    fn create(
+        &self,
+        prompt: String,
+        template: Option<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<CreateOutcome, String>> + Send + '_>>;
+    /// How far a request has got.
+    fn progress(
+        &self,
+        id: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<GenerationView, String>> + Send + '_>>;
+}
+
+#[cfg(feature = "ssr")]
+pub type SharedGenerationDesk = std::sync::Arc<dyn GenerationDesk>;
+
+#[cfg(feature = "ssr")]
+fn desk() -> Result<SharedGenerationDesk, ServerFnError> {
+    use_context::<SharedGenerationDesk>().ok_or_else(|| ServerFnError::new("the generator is not running"))
+}
+
+/// Whether the AI model can be used on this box, for the Create page.
+#[server]
+pub async fn generator_status() -> Result<CreateStatus, ServerFnError> {
+    Ok(desk()?.status())
+}
+
+/// Starts making something from a prompt.
+#[server]
+pub async fn create_from_prompt(prompt: String, template: Option<String>) -> Result<CreateOutcome, ServerFnError> {
+    desk()?.create(prompt, template).await.map_err(ServerFnError::new)
+}
+
+/// How far a generation has got.
+#[server]
+pub async fn generation_progress(id: i64) -> Result<GenerationView, ServerFnError> {
+    desk()?.progress(id).await.map_err(ServerFnError::new)
 }

@@ -25,7 +25,7 @@ use leptos_router::{
 };
 
 use crate::components::nav::NavBar;
-use crate::pages::{farm::FarmPage, placeholder::*};
+use crate::pages::{create::CreatePage, farm::FarmPage, placeholder::*};
 
 /// The full HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -162,6 +162,56 @@ pub enum FarmEvent {
     Notification { notification: NotificationView },
 }
 
+/// A generation request as the Create page follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationView {
+    pub id: i64,
+    /// queued, running, done, failed, cancelled.
+    pub state: String,
+    pub step: u32,
+    pub total: u32,
+    /// `procedural` or `shap-e`.
+    pub tier: String,
+    pub template: Option<String>,
+    /// The stored model, once done (its thumbnail is `/api/v1/models/versions/{id}/thumbnail.png`).
+    pub model_version_id: Option<i64>,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+    /// What the output path did ("added a 1.5 mm base").
+    pub notes: Vec<String>,
+}
+
+impl GenerationView {
+    pub fn is_final(&self) -> bool {
+        matches!(self.state.as_str(), "done" | "failed" | "cancelled")
+    }
+}
+
+/// A ready-made design offered when a prompt matched none well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignChoice {
+    pub template: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// What the Create page gets back for a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CreateOutcome {
+    /// Being made (or already made: the cache); one entry per variation.
+    Started { generations: Vec<GenerationView> },
+    /// Pick one of these designs.
+    Choose { reason: String, choices: Vec<DesignChoice> },
+}
+
+/// Whether the AI tier is available, said plainly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateStatus {
+    pub ai_available: bool,
+    pub message: String,
+}
+
 /// "1 h 05 min", "4 min", "40 s": remaining time in words a student reads at a glance.
 pub fn format_duration(seconds: u32) -> String {
     let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);

@@ -49,7 +49,11 @@ impl FromRef<AppState> for LeptosOptions {
 /// The whole route table.
 pub fn router(state: AppState) -> Router {
     let directory: SharedFarmDirectory = Arc::new(state.farm.clone());
-    let context = move || provide_context(directory.clone());
+    let desk: app::api::SharedGenerationDesk = Arc::new(state.generator.clone());
+    let context = move || {
+        provide_context(directory.clone());
+        provide_context(desk.clone());
+    };
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();
     Router::new()

@@ -1,4 +1,5 @@
 //! One module per route.
 
+pub mod create;
 pub mod farm;
 pub mod placeholder;

@@ -32,11 +32,6 @@ pub fn JobPage() -> impl IntoView {
 }
 
 #[component]
-pub fn CreatePage() -> impl IntoView {
-    view! { <Upcoming title="Create" what="Type what you want to print, or upload a model. Coming soon."/> }
-}
-
-#[component]
 pub fn EditorPage() -> impl IntoView {
     view! { <Upcoming title="Editor" what="Place, scale and check a model on the print bed. Coming soon."/> }
 }
