@@ -949,16 +949,18 @@ fn base(work: &mut Work, mode: BaseMode) -> Option<String> {
         _ => AUTO_MAX_CUT_MM.min(AUTO_MAX_CUT_FRACTION * height_mm),
     };
     let max_k = (kb + (max_cut_mm / h).floor() as usize).min(kt);
-    // A cut must not split the object (a U standing on its prongs' joint): undo it if it does.
-    let pieces = piece_count(work);
-    let cut = |work: &mut Work, k: usize| -> bool {
+    // A cut must not split the object (a U standing on its prongs' joint): undo it if it does. The
+    // pieces are only counted when a cut is actually tried.
+    let mut pieces: Option<usize> = None;
+    let mut cut = |work: &mut Work, k: usize| -> bool {
         if k == kb {
             flatten_at(work, k); // only values below the lowest solid layer change
             return true;
         }
+        let before = *pieces.get_or_insert_with(|| piece_count(work));
         let backup = work.values[..(k + 1) * layer].to_vec();
         flatten_at(work, k);
-        if piece_count(work) > pieces {
+        if piece_count(work) > before {
             work.values[..(k + 1) * layer].copy_from_slice(&backup);
             return false;
         }
