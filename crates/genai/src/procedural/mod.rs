@@ -790,6 +790,12 @@ pub fn match_prompt(p: &ParsedPrompt) -> Vec<TemplateMatch> {
     out
 }
 
+/// How far apart to put the axles of two meshing gears of the same module (mm): the sum of their
+/// pitch radii, m·(z₁ + z₂)/2.
+pub fn gear_centre_distance(module: f64, teeth_a: u32, teeth_b: u32) -> f64 {
+    module * f64::from(teeth_a + teeth_b) / 2.0
+}
+
 /// Notes for the user about what the build will leave out (characters missing from the font).
 pub fn notices(t: Template, params: &Params) -> Vec<String> {
     let p = params.resolved(t);
@@ -930,6 +936,12 @@ mod tests {
             let parts = build(t, &Params::new()).unwrap_or_else(|e| panic!("{t:?}: {e}"));
             assert!(!parts.is_empty());
         }
+    }
+
+    #[test]
+    fn paired_gears_centre_distance() {
+        assert_eq!(gear_centre_distance(2.0, 20, 40), 60.0);
+        assert_eq!(gear_centre_distance(1.5, 12, 13), 18.75);
     }
 
     #[test]
