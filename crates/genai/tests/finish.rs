@@ -213,6 +213,26 @@ fn decimation_stays_watertight() {
     assert!(f.report.triangle_count <= 30_000, "{}", f.report.triangle_count);
 }
 
+/// Noise, as untrained or badly sampled weights give: the result is still one printable shell of a
+/// sensible size (rebuilt from coarser voxels) rather than millions of triangles.
+#[test]
+fn a_rough_field_is_rebuilt_coarser_to_a_sensible_size() {
+    let mut state = 0x2545_f491_u32;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state as f32 / u32::MAX as f32 * 2.0 - 1.0
+    };
+    let values: Vec<f32> = (0..48 * 48 * 48).map(|_| noise() * 0.5 - 0.15).collect();
+    let grid = SdfGrid::new([48; 3], [-1.0; 3], 2.0 / 47.0, values).unwrap();
+    let o = FinishOptions { max_triangles: 20_000, ..opts(BaseMode::Auto) };
+    let f = finish::finish(field(grid), &o).unwrap();
+    assert_printable(&f);
+    assert!(f.report.triangle_count <= 6 * 20_000, "{} triangles; {:?}", f.report.triangle_count, f.steps);
+    assert!(f.steps.iter().any(|s| s.contains("very rough")), "{:?}", f.steps);
+}
+
 #[test]
 fn empty_field_is_a_plain_error() {
     let err = finish::finish(field(cube_grid(16, |_| 1.0)), &FinishOptions::default()).unwrap_err();

@@ -169,6 +169,13 @@ impl Timings {
     }
 }
 
+/// A field whose surface needs more than this many times the triangle budget is rebuilt coarser.
+const ROUGH_FACTOR: usize = 6;
+/// Each rebuild grows the voxel by this factor…
+const COARSER: f32 = 1.6;
+/// …up to the largest voxel the options allow.
+const MAX_VOXEL_MM: f32 = 2.0;
+
 /// Makes `raw` printable; see the module docs for the steps.
 pub fn finish(raw: RawShape, opts: &FinishOptions) -> Result<Finished, FinishError> {
     check_options(opts)?;
@@ -178,16 +185,33 @@ pub fn finish(raw: RawShape, opts: &FinishOptions) -> Result<Finished, FinishErr
     let (mut mesh, target) = match raw {
         RawShape::Mesh(m) => (prepare_mesh(m, &mut steps)?, opts.target_size_mm),
         RawShape::Field { grid, up } => {
-            let (work, target) = voxel::clean_field(&grid, up, opts, &mut steps, &mut timings)?;
-            drop(grid);
-            let t = timings.start();
-            let grid = work.into_grid()?;
-            let m = marching_cubes(&grid);
-            timings.stop("marching cubes", t);
-            if m.triangle_count() == 0 {
-                return Err(FinishError::Empty);
+            // A rough field (a poor sample, untrained weights) can give millions of triangles that no
+            // simplification keeps closed; then the cleanup runs again on coarser voxels.
+            let mut voxel_mm = opts.voxel_mm;
+            loop {
+                let attempt = FinishOptions { voxel_mm, ..opts.clone() };
+                let mut attempt_steps = Vec::new();
+                let (work, target) = voxel::clean_field(&grid, up, &attempt, &mut attempt_steps, &mut timings)?;
+                let t = timings.start();
+                let cleaned = work.into_grid()?;
+                let m = marching_cubes(&cleaned);
+                timings.stop("marching cubes", t);
+                if m.triangle_count() == 0 {
+                    return Err(FinishError::Empty);
+                }
+                let coarser = (voxel_mm * COARSER).min(MAX_VOXEL_MM);
+                if m.triangle_count() > ROUGH_FACTOR * opts.max_triangles && coarser > voxel_mm {
+                    voxel_mm = coarser;
+                    continue;
+                }
+                steps.extend(attempt_steps);
+                if voxel_mm > opts.voxel_mm {
+                    steps.push(format!(
+                        "the surface was very rough, so it was rebuilt from {voxel_mm:.2} mm voxels to keep the file a sensible size"
+                    ));
+                }
+                break (m, Some(target));
             }
-            (m, Some(target))
         }
     };
     let t = timings.start();
