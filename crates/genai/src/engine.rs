@@ -505,3 +505,106 @@ pub fn catalogue() -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(prompt: &str, tier: Tier) -> GenerationRequest {
+        GenerationRequest::new(prompt, Quality::Low, 3).unwrap().with_tier(tier)
+    }
+
+    fn tiny_pack() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shap_e/pack")
+    }
+
+    #[test]
+    fn a_matching_prompt_goes_to_its_template_with_the_prompts_values() {
+        let engine = Engine::procedural_only();
+        match engine.plan(&ask("a name tag for Maya", Tier::Auto), None).unwrap() {
+            Plan::Procedural { template, params } => {
+                assert_eq!(template, Template::NameTag);
+                assert_eq!(params.text("text"), Some("Maya"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let g = engine
+            .generate(&ask("a gear with 20 teeth", Tier::Auto), None, &CancelToken::new(), &mut |_| {})
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.tier, UsedTier::Procedural);
+        assert!(g.finished.report.printable);
+        assert!(g.three_mf().unwrap().starts_with(b"PK"));
+        assert!(g.thumbnail_png(64).unwrap().starts_with(b"\x89PNG"));
+    }
+
+    #[test]
+    fn an_unmatched_prompt_offers_choices_and_says_why() {
+        let engine = Engine::procedural_only();
+        match engine.plan(&ask("a dragon", Tier::Auto), None).unwrap() {
+            Plan::Choose { suggestions, reason } => {
+                assert_eq!(suggestions.len(), 4);
+                assert!(reason.contains("No AI model is installed"), "{reason}");
+                let ids: std::collections::HashSet<_> = suggestions.iter().map(|s| s.template.clone()).collect();
+                assert_eq!(ids.len(), 4, "no design offered twice");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Forcing a design builds it even for a prompt it does not match.
+        assert!(matches!(
+            engine.plan(&ask("a dragon", Tier::Auto), Some("coaster")).unwrap(),
+            Plan::Procedural { template: Template::Coaster, .. }
+        ));
+        assert!(matches!(
+            engine.plan(&ask("a dragon", Tier::Auto), Some("rocket")),
+            Err(EngineError::UnknownTemplate(_))
+        ));
+        assert!(matches!(engine.plan(&ask("a dragon", Tier::ShapE), None), Err(EngineError::ShapEUnavailable(_))));
+    }
+
+    #[test]
+    fn with_a_pack_unmatched_prompts_go_to_shap_e_and_come_back_printable() {
+        let engine = Engine::from_dir(&tiny_pack(), None, "tiny".into());
+        assert!(engine.shap_e_ready(), "{:?}", engine.status());
+        let request = ask("a dragon", Tier::Auto).with_size(Some(10.0)).unwrap();
+        let plan = engine.plan(&request, None).unwrap();
+        assert!(matches!(plan, Plan::ShapE { .. }), "{plan:?}");
+        // Templates still win where they match.
+        assert!(matches!(engine.plan(&ask("a pencil cup", Tier::Auto), None).unwrap(), Plan::Procedural { .. }));
+        let mut steps = Vec::new();
+        let g = engine.generate(&request, None, &CancelToken::new(), &mut |p| steps.push(p.step)).unwrap().unwrap();
+        assert_eq!(g.tier, UsedTier::ShapE);
+        assert!(g.finished.report.printable);
+        assert!(g.colour.is_some());
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]), "progress only goes forward: {steps:?}");
+        let size = g.finished.report.bounding_box.unwrap().size;
+        assert!((size.iter().cloned().fold(0.0, f32::max) - 10.0).abs() < 0.05, "{size:?}");
+    }
+
+    #[test]
+    fn a_cancelled_request_comes_back_empty() {
+        let engine = Engine::from_dir(&tiny_pack(), None, "tiny".into());
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let out = engine.generate(&ask("a dragon", Tier::ShapE), None, &cancel, &mut |_| {}).unwrap();
+        assert!(out.is_none());
+    }
+
+    #[test]
+    fn a_missing_pack_is_reported_not_fatal() {
+        let engine = Engine::from_dir(std::path::Path::new("/nonexistent/pack"), None, "gone".into());
+        assert!(!engine.shap_e_ready());
+        assert!(matches!(engine.status(), ShapEStatus::Broken { .. }));
+        assert!(engine.status().explain().contains("could not be loaded"));
+    }
+
+    #[test]
+    fn params_round_trip_through_json_and_are_clamped() {
+        let p = params_from_json(Template::Gear, &serde_json::json!({ "teeth": 500, "unknown": 1, "bore": "x" }));
+        let back = params_to_json(&p);
+        assert!(back.get("unknown").is_none());
+        let teeth = back["teeth"].as_f64().unwrap();
+        assert!(teeth < 500.0, "clamped to the slider's range: {teeth}");
+        assert_eq!(catalogue().len(), Template::ALL.len());
+    }
+}
