@@ -839,6 +839,75 @@ fn random_seed() -> u64 {
     h.finish() % 1_000_000_000
 }
 
+/// The Create page's server functions reach the generator through this (the app never depends on us).
+impl app::api::GenerationDesk for Generator {
+    fn status(&self) -> app::wire::CreateStatus {
+        let status = self.status();
+        app::wire::CreateStatus { ai_available: matches!(status, ShapEStatus::Ready { .. }), message: status.explain() }
+    }
+
+    fn create(
+        &self,
+        prompt: String,
+        template: Option<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::CreateOutcome, String>> + Send + '_>>
+    {
+        Box::pin(async move {
+            let ask = GenerateRequest { prompt, template, ..GenerateRequest::default() };
+            match self.submit(None, ask).await.map_err(|e| e.to_string())? {
+                Submitted::Queued { generations } => Ok(app::wire::CreateOutcome::Started {
+                    generations: generations.iter().map(generation_view).collect(),
+                }),
+                Submitted::Choose { reason, suggestions } => Ok(app::wire::CreateOutcome::Choose {
+                    reason,
+                    choices: suggestions
+                        .into_iter()
+                        .map(|s| app::wire::DesignChoice {
+                            template: s.template,
+                            name: s.name,
+                            description: s.description,
+                        })
+                        .collect(),
+                }),
+            }
+        })
+    }
+
+    fn progress(
+        &self,
+        id: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::GenerationView, String>> + Send + '_>>
+    {
+        Box::pin(async move {
+            let record = self.get(id).await.map_err(|e| e.to_string())?;
+            let mut view = generation_view(&record);
+            // The live step (the database is written at most once a second).
+            if record.state == GenerationState::Running {
+                if let Some(live) = self.inner.live.lock().expect("live lock").get(&id) {
+                    view.step = view.step.max(live.step);
+                    view.total = view.total.max(live.total);
+                }
+            }
+            Ok(view)
+        })
+    }
+}
+
+/// A stored request as the Create page shows it.
+pub fn generation_view(r: &GenerationRecord) -> app::wire::GenerationView {
+    app::wire::GenerationView {
+        id: r.id,
+        state: r.state.as_str().into(),
+        step: r.step.max(0) as u32,
+        total: r.total_steps.max(0) as u32,
+        tier: r.tier.clone(),
+        template: r.template.clone(),
+        model_version_id: r.model_version_id,
+        error: r.error.clone(),
+        notes: r.notes.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -957,74 +1026,5 @@ mod tests {
     fn cache_keys_separate_their_parts() {
         assert_ne!(cache_key(&["ab", "c"]), cache_key(&["a", "bc"]));
         assert_eq!(cache_key(&["x", "y"]), cache_key(&["x", "y"]));
-    }
-}
-
-/// The Create page's server functions reach the generator through this (the app never depends on us).
-impl app::api::GenerationDesk for Generator {
-    fn status(&self) -> app::wire::CreateStatus {
-        let status = self.status();
-        app::wire::CreateStatus { ai_available: matches!(status, ShapEStatus::Ready { .. }), message: status.explain() }
-    }
-
-    fn create(
-        &self,
-        prompt: String,
-        template: Option<String>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::CreateOutcome, String>> + Send + '_>>
-    {
-        Box::pin(async move {
-            let ask = GenerateRequest { prompt, template, ..GenerateRequest::default() };
-            match self.submit(None, ask).await.map_err(|e| e.to_string())? {
-                Submitted::Queued { generations } => Ok(app::wire::CreateOutcome::Started {
-                    generations: generations.iter().map(generation_view).collect(),
-                }),
-                Submitted::Choose { reason, suggestions } => Ok(app::wire::CreateOutcome::Choose {
-                    reason,
-                    choices: suggestions
-                        .into_iter()
-                        .map(|s| app::wire::DesignChoice {
-                            template: s.template,
-                            name: s.name,
-                            description: s.description,
-                        })
-                        .collect(),
-                }),
-            }
-        })
-    }
-
-    fn progress(
-        &self,
-        id: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::GenerationView, String>> + Send + '_>>
-    {
-        Box::pin(async move {
-            let record = self.get(id).await.map_err(|e| e.to_string())?;
-            let mut view = generation_view(&record);
-            // The live step (the database is written at most once a second).
-            if record.state == GenerationState::Running {
-                if let Some(live) = self.inner.live.lock().expect("live lock").get(&id) {
-                    view.step = view.step.max(live.step);
-                    view.total = view.total.max(live.total);
-                }
-            }
-            Ok(view)
-        })
-    }
-}
-
-/// A stored request as the Create page shows it.
-pub fn generation_view(r: &GenerationRecord) -> app::wire::GenerationView {
-    app::wire::GenerationView {
-        id: r.id,
-        state: r.state.as_str().into(),
-        step: r.step.max(0) as u32,
-        total: r.total_steps.max(0) as u32,
-        tier: r.tier.clone(),
-        template: r.template.clone(),
-        model_version_id: r.model_version_id,
-        error: r.error.clone(),
-        notes: r.notes.clone(),
     }
 }
