@@ -52,10 +52,10 @@ fn serve_stops_cleanly_on_sigterm_and_state_persists() {
 
 #[test]
 fn unfinished_commands_and_bad_config_fail_with_a_message() {
-    let out = Command::new(BIN).args(["generate", "a cat"]).output().unwrap();
+    let out = Command::new(BIN).args(["admin", "create"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build yet") && err.contains("#7"), "{err}");
+    assert!(err.contains("not available in this build yet") && err.contains("#9"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("printfarm.toml");
@@ -112,4 +112,57 @@ fn printers_discover_lists_ports_and_services_as_json() {
     assert!(out.status.success(), "{err}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["serial"].is_array() && doc["network"].is_array(), "{doc}");
+}
+
+#[test]
+fn generate_writes_a_printable_model_or_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("tag.3mf");
+    let out = Command::new(BIN)
+        .args(["generate", "a name tag for Maya", "--thumbnail", "-o"])
+        .arg(&out_file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("Name tag — Maya") && summary.contains("printable"), "{summary}");
+    let model = mesh::io::read_file(&out_file, &mesh::io::Limits::default()).unwrap();
+    assert!(mesh::validate::validate(&model.merged(), None).printable);
+    assert!(std::fs::read(dir.path().join("tag.png")).unwrap().starts_with(b"\x89PNG"));
+
+    // Nothing matches: the closest designs, with the flag to pick one.
+    let out = Command::new(BIN)
+        .args(["generate", "a dragon", "-o"])
+        .arg(dir.path().join("d.stl"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--template name-tag"), "{err}");
+    let out = Command::new(BIN)
+        .args(["generate", "a dragon", "--template", "coaster", "-o"])
+        .arg(dir.path().join("d.stl"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Asking for the AI tier on a box without a model pack says so.
+    let out = Command::new(BIN)
+        .args(["generate", "a shark", "--tier", "shap-e", "-o"])
+        .arg(dir.path().join("s.glb"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No AI model is installed"));
+    let out = Command::new(BIN).args(["generate", "a cup", "-o", "cup.docx"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".3mf, .stl or .glb"));
 }
