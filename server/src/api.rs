@@ -331,16 +331,7 @@ fn progress_stream(
     rx: tokio::sync::broadcast::Receiver<GenerationEvent>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> impl futures::Stream<Item = GenerationEvent> {
-    let initial = GenerationEvent {
-        id,
-        state: first.state,
-        stage: first.state.as_str().into(),
-        step: first.step as u32,
-        total: first.total_steps as u32,
-        preview: 0,
-        model_version_id: first.model_version_id,
-        error: first.error.clone(),
-    };
+    let initial = GenerationEvent::of(&first, first.state.as_str(), 0);
     let done = first.state.is_final();
     futures::stream::unfold((Some(initial), rx, done, shutdown), move |(pending, mut rx, done, shutdown)| async move {
         if let Some(e) = pending {

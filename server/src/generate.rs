@@ -127,6 +127,22 @@ pub struct GenerationEvent {
     pub error: Option<String>,
 }
 
+impl GenerationEvent {
+    /// A stored request's state as an event (`previews`: how many previews it has had).
+    pub fn of(r: &GenerationRecord, stage: &str, previews: u32) -> Self {
+        Self {
+            id: r.id,
+            state: r.state,
+            stage: stage.into(),
+            step: r.step as u32,
+            total: r.total_steps as u32,
+            preview: previews,
+            model_version_id: r.model_version_id,
+            error: r.error.clone(),
+        }
+    }
+}
+
 /// The service handle; cheap to clone.
 #[derive(Clone)]
 pub struct Generator {
@@ -426,16 +442,7 @@ impl Generator {
 
     fn publish_record(&self, r: &GenerationRecord, stage: &str) {
         let previews = self.inner.live.lock().expect("live lock").get(&r.id).map_or(0, |l| l.previews);
-        let _ = self.inner.events.send(GenerationEvent {
-            id: r.id,
-            state: r.state,
-            stage: stage.into(),
-            step: r.step as u32,
-            total: r.total_steps as u32,
-            preview: previews,
-            model_version_id: r.model_version_id,
-            error: r.error.clone(),
-        });
+        let _ = self.inner.events.send(GenerationEvent::of(r, stage, previews));
     }
 
     /// Queued requests of one tier in fair order: users served longest ago first, each user's own
@@ -506,7 +513,7 @@ impl Generator {
     }
 
     async fn run_procedural(&self, record: GenerationRecord) {
-        let id = record.id;
+        let (id, user) = (record.id, record.user_id);
         match self.inner.db.generations().start(id, 1).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -530,7 +537,7 @@ impl Generator {
         })
         .await
         .unwrap_or_else(|e| Err(format!("the generator stopped unexpectedly: {e}")));
-        self.complete(id, record_user(&self.inner.db, id).await, outcome).await;
+        self.complete(id, user, outcome).await;
     }
 
     async fn run_shap_e(&self, batch: Vec<GenerationRecord>) {
@@ -715,10 +722,6 @@ pub fn load_engine(models_dir: &Path, allow_cpu: bool) -> Engine {
             Engine::procedural_only()
         }
     }
-}
-
-async fn record_user(db: &Db, id: i64) -> Option<i64> {
-    db.generations().get(id).await.ok().and_then(|r| r.user_id)
 }
 
 /// A finished model in the bytes the library stores.
