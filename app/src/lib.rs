@@ -9,12 +9,15 @@
 //! - [`api`]: server functions, and the trait the server implements to answer them.
 //! - [`live`]: the live event stream that keeps every page current without a reload.
 //! - [`pages`]: one module per route; [`components`]: the pieces they share.
+//! - `viewport` (browser only): the editor's WebGL2 view.
 //! - [`shell`] and [`App`]: the HTML document and the router.
 
 pub mod api;
 pub mod components;
 pub mod live;
 pub mod pages;
+#[cfg(feature = "hydrate")]
+pub mod viewport;
 pub mod wire;
 
 use leptos::prelude::*;
@@ -25,7 +28,10 @@ use leptos_router::{
 };
 
 use crate::components::nav::NavBar;
-use crate::pages::{create::CreatePage, farm::FarmPage, placeholder::*};
+use crate::pages::{
+    create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, placeholder::*,
+    printer::PrinterPage, printers::PrintersPage, queue::QueuePage, settings::SettingsPage,
+};
 
 /// The full HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -50,9 +50,11 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let directory: SharedFarmDirectory = Arc::new(state.farm.clone());
     let desk: app::api::SharedGenerationDesk = Arc::new(state.generator.clone());
+    let desks_state = state.clone();
     let context = move || {
         provide_context(directory.clone());
         provide_context(desk.clone());
+        crate::desks::provide_all(&desks_state);
     };
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();

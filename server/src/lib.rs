@@ -20,6 +20,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod desks;
 pub mod farm;
 pub mod generate;
 pub mod http;

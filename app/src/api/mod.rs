@@ -1,4 +1,12 @@
 //! Server functions. Their bodies run on the server; the browser gets generated HTTP stubs.
+//!
+//! Each area of the app has its own module with the trait the server implements for it (provided
+//! as Leptos context by `server/src/desks`) and its server functions. The farm and Create pages'
+//! functions live here.
+
+pub mod editor;
+pub mod printers;
+pub mod queue;
 
 use leptos::prelude::*;
 

@@ -1,0 +1,1 @@
+//! Server functions for the editor and sending a model to print.

@@ -1,0 +1,1 @@
+//! Server functions for the queue and job pages.

@@ -1,0 +1,6 @@
+//! Implements `app::api::queue` for the server.
+
+use crate::http::AppState;
+
+/// Provides this area's implementation as Leptos context.
+pub fn provide(_state: &AppState) {}
