@@ -2,12 +2,15 @@
 //! hold every SQL statement, so handlers never write SQL inline.
 
 mod audit;
+mod editor_queries;
 mod farm;
 mod generations;
 mod jobs;
 mod materials;
 mod models;
+mod printer_queries;
 mod printers;
+mod queue_queries;
 mod users;
 
 use std::path::{Path, PathBuf};

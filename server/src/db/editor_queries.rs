@@ -1,0 +1,1 @@
+//! SQL the editor pages need beyond the core repositories (more `impl` blocks on them, or new ones).
