@@ -2,3 +2,4 @@
 
 pub mod nav;
 pub mod printer_card;
+pub mod upload;

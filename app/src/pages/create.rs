@@ -2,7 +2,10 @@
 
 use leptos::prelude::*;
 
+use leptos_router::hooks::use_navigate;
+
 use crate::api::{create_from_prompt, generation_progress, generator_status};
+use crate::components::upload::ModelUpload;
 use crate::wire::{CreateOutcome, DesignChoice, GenerationView};
 
 /// Prompts a student can tap instead of typing.
@@ -15,6 +18,14 @@ const EXAMPLES: &[&str] = &[
     "a door sign that says Lab 3",
 ];
 
+/// Words on this page, together for translation.
+mod text {
+    pub const PICK_ONE: &str = "Here are a few versions. Pick the one you like best.";
+    pub const EDIT_AND_PRINT: &str = "Edit and print →";
+    pub const DOWNLOAD: &str = "Download";
+    pub const UPLOAD_TITLE: &str = "Already have a model?";
+}
+
 fn message(e: ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(m) => m,
@@ -26,7 +37,8 @@ fn message(e: ServerFnError) -> String {
 pub fn CreatePage() -> impl IntoView {
     let status = Resource::new(|| (), |_| generator_status());
     let prompt = RwSignal::new(String::new());
-    let current = RwSignal::new(None::<GenerationView>);
+    // One entry per variation being made (one unless the AI model makes several to pick from).
+    let current = RwSignal::new(Vec::<GenerationView>::new());
     let choices = RwSignal::new(None::<(String, Vec<DesignChoice>)>);
     let error = RwSignal::new(None::<String>);
 
@@ -38,10 +50,10 @@ pub fn CreatePage() -> impl IntoView {
             match result {
                 Ok(CreateOutcome::Started { generations }) => {
                     choices.set(None);
-                    current.set(generations.into_iter().next());
+                    current.set(generations);
                 }
                 Ok(CreateOutcome::Choose { reason, choices: list }) => {
-                    current.set(None);
+                    current.set(Vec::new());
                     choices.set(Some((reason, list)));
                 }
                 Err(e) => error.set(Some(message(e))),
@@ -52,20 +64,18 @@ pub fn CreatePage() -> impl IntoView {
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
             move || {
-                let Some(g) = current.get_untracked() else { return };
-                if g.is_final() {
-                    return;
-                }
-                leptos::task::spawn_local(async move {
-                    match generation_progress(g.id).await {
-                        Ok(next) => {
-                            if current.get_untracked().is_some_and(|c| c.id == next.id) {
-                                current.set(Some(next));
-                            }
+                for g in current.get_untracked().into_iter().filter(|g| !g.is_final()) {
+                    leptos::task::spawn_local(async move {
+                        match generation_progress(g.id).await {
+                            Ok(next) => current.update(|list| {
+                                if let Some(slot) = list.iter_mut().find(|c| c.id == next.id) {
+                                    *slot = next;
+                                }
+                            }),
+                            Err(e) => error.set(Some(message(e))),
                         }
-                        Err(e) => error.set(Some(message(e))),
-                    }
-                });
+                    });
+                }
             },
             std::time::Duration::from_millis(400),
         );
@@ -164,7 +174,22 @@ pub fn CreatePage() -> impl IntoView {
                         }
                     })
             }}
-            {move || current.get().map(|g| view! { <GenerationCard g/> })}
+            {move || {
+                let list = current.get();
+                let several = list.len() > 1;
+                (!list.is_empty()).then(|| view! {
+                    <div class="generations" class:several=several data-testid="generations">
+                        {several.then(|| view! { <p class="pick-one">{text::PICK_ONE}</p> })}
+                        {list.into_iter().map(|g| view! { <GenerationCard g/> }).collect_view()}
+                    </div>
+                })
+            }}
+            <div class="or-upload">
+                <h2>{text::UPLOAD_TITLE}</h2>
+                <ModelUpload on_done=move |version: i64| {
+                    use_navigate()(&format!("/editor/{version}"), Default::default());
+                }/>
+            </div>
         </section>
     }
 }
@@ -201,7 +226,10 @@ fn GenerationCard(g: GenerationView) -> impl IntoView {
                         height="256"
                     />
                     <ul class="notes">{g.notes.iter().map(|n| view! { <li>{n.clone()}</li> }).collect_view()}</ul>
-                    <a class="button" href=format!("/api/v1/models/versions/{v}/file") download="">"Download"</a>
+                    <div class="result-actions">
+                        <a class="button primary" data-testid="open-editor" href=format!("/editor/{v}")>{text::EDIT_AND_PRINT}</a>
+                        <a class="button" href=format!("/api/v1/models/versions/{v}/file") download="">{text::DOWNLOAD}</a>
+                    </div>
                 }
             })}
         </div>
