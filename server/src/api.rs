@@ -38,6 +38,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/generations/{id}/preview.glb", get(generation_preview))
         .route("/api/v1/jobs", get(list_jobs).post(submit_job))
         .route("/api/v1/jobs/{id}", get(get_job).patch(reorder_job))
+        .route("/api/v1/jobs/{id}/thumbnail.png", get(job_thumbnail))
         .route("/api/v1/jobs/{id}/{action}", post(job_action))
         .route("/api/v1/queue", get(queue))
         .route("/api/v1/printers", post(add_printer))
@@ -245,6 +246,13 @@ async fn model_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> 
         png,
     )
         .into_response())
+}
+
+/// `GET /api/v1/jobs/{id}/thumbnail.png`: the picture of what a job prints (its model version's thumbnail),
+/// so a printer tile can show it knowing only the job.
+async fn job_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let job = state.db.jobs().get(id).await?;
+    model_thumbnail(State(state), Path(job.model_version_id)).await
 }
 
 // ---- Generation -------------------------------------------------------------------------------------

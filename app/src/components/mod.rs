@@ -2,4 +2,5 @@
 
 pub mod nav;
 pub mod printer_card;
+pub mod sparkline;
 pub mod upload;

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::ConfirmBedClear;
+use crate::components::sparkline::TempSparkline;
 use crate::wire::{format_duration, PrinterStateView, PrinterView, TempView};
 
 fn temp(t: TempView) -> String {
@@ -32,17 +33,39 @@ pub fn PrinterCard(printer: PrinterView) -> impl IntoView {
             data-state=state.key()
         >
             <header>
-                <h2>{printer.name.clone()}</h2>
+                <h2><a href=format!("/printers/{id}")>{printer.name.clone()}</a></h2>
                 <span class="badge" data-testid="printer-state">{state.label()}</span>
             </header>
-            <dl class="temps">
-                <div><dt>"Nozzle"</dt><dd>{temp(printer.hotend)}</dd></div>
-                <div><dt>"Bed"</dt><dd>{temp(printer.bed)}</dd></div>
-            </dl>
+            <div class="temps-row">
+                <dl class="temps">
+                    <div class="hotend"><dt>"Nozzle"</dt><dd>{temp(printer.hotend)}</dd></div>
+                    <div class="bed"><dt>"Bed"</dt><dd>{temp(printer.bed)}</dd></div>
+                </dl>
+                <TempSparkline printer=id/>
+            </div>
             // The farm's name for the job when it is one of ours; the printer's file name otherwise.
             {printer.job_name.clone().or(printer.file.clone()).map(|f| {
                 let title = printer.file.clone().unwrap_or_else(|| f.clone());
-                view! { <p class="file" title=title>{f}</p> }
+                let job = printer.job_id;
+                view! {
+                    <div class="job">
+                        {job.map(|j| view! {
+                            <img
+                                class="thumb"
+                                data-testid="job-thumbnail"
+                                src=format!("/api/v1/jobs/{j}/thumbnail.png")
+                                alt=""
+                                width="56"
+                                height="56"
+                                loading="lazy"
+                            />
+                        })}
+                        {match job {
+                            Some(j) => view! { <a class="file" title=title href=format!("/jobs/{j}")>{f}</a> }.into_any(),
+                            None => view! { <p class="file" title=title>{f}</p> }.into_any(),
+                        }}
+                    </div>
+                }
             })}
             {pct.map(|p| {
                 view! {
