@@ -8,12 +8,14 @@
 //! - [`wire`]: the JSON types shared with the server (printer views, farm events).
 //! - [`api`]: server functions, and the trait the server implements to answer them.
 //! - [`live`]: the live event stream that keeps every page current without a reload.
+//! - [`kiosk`]: the shared-touchscreen mode (locked to making things, starts over when left alone).
 //! - [`pages`]: one module per route; [`components`]: the pieces they share.
 //! - `viewport` (browser only): the editor's WebGL2 view.
 //! - [`shell`] and [`App`]: the HTML document and the router.
 
 pub mod api;
 pub mod components;
+pub mod kiosk;
 pub mod live;
 pub mod pages;
 #[cfg(feature = "hydrate")]
@@ -59,6 +61,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live_farm();
+    let kiosk = kiosk::provide_kiosk();
+    if let Some(k) = kiosk {
+        kiosk::watch_inactivity(k);
+    }
 
     // Effects run only in the browser, so this attribute marks "hydrated" for people and tests alike.
     Effect::new(|_| {
@@ -72,24 +78,41 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/printfarm.css"/>
         <Title text="Printfarm"/>
         <Router>
-            <div class="layout">
+            <div class="layout" class:kiosk=kiosk.is_some()>
                 <NavBar/>
                 <main class="content">
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=FarmPage/>
+                        <Route path=path!("/") view=Home/>
                         <Route path=path!("/queue") view=QueuePage/>
                         <Route path=path!("/jobs/:id") view=JobPage/>
                         <Route path=path!("/create") view=CreatePage/>
                         <Route path=path!("/editor/:model") view=EditorPage/>
-                        <Route path=path!("/library") view=LibraryPage/>
-                        <Route path=path!("/printers") view=PrintersPage/>
-                        <Route path=path!("/printers/:id") view=PrinterPage/>
-                        <Route path=path!("/settings") view=SettingsPage/>
+                        <Route path=path!("/library") view=|| not_at_kiosk(LibraryPage)/>
+                        <Route path=path!("/printers") view=|| not_at_kiosk(PrintersPage)/>
+                        <Route path=path!("/printers/:id") view=|| not_at_kiosk(PrinterPage)/>
+                        <Route path=path!("/settings") view=|| not_at_kiosk(SettingsPage)/>
                         <Route path=path!("/login") view=LoginPage/>
                     </Routes>
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// The home page: the farm, or Create on a kiosk.
+#[component]
+fn Home() -> impl IntoView {
+    match kiosk::use_kiosk() {
+        Some(_) => view! { <CreatePage/> }.into_any(),
+        None => view! { <FarmPage/> }.into_any(),
+    }
+}
+
+/// A page a kiosk may not open (the server enforces what matters; this keeps the kiosk simple).
+fn not_at_kiosk<V: IntoView + 'static>(page: impl Fn() -> V) -> AnyView {
+    match kiosk::use_kiosk() {
+        Some(_) => view! { <kiosk::NotAtKiosk/> }.into_any(),
+        None => page().into_any(),
     }
 }
 

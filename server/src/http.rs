@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::render))
+        .route("/kiosk", get(kiosk_on))
+        .route("/kiosk/off", get(kiosk_off))
         .route("/api/v1/printers", get(list_printers))
         .route("/api/v1/events", get(events))
         .merge(crate::api::routes(state.clone()))
@@ -71,6 +73,25 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct KioskQuery {
+    idle: Option<u32>,
+}
+
+/// `GET /kiosk[?idle=SECONDS]`: makes this browser a kiosk (a cookie for ten years) and opens Create.
+/// Turning kiosk mode off will need a manager once accounts exist (issue #9).
+async fn kiosk_on(axum::extract::Query(q): axum::extract::Query<KioskQuery>) -> Response {
+    let idle = q.idle.unwrap_or(app::kiosk::DEFAULT_IDLE_S).clamp(10, 3600);
+    let cookie = format!("{}={idle}; Path=/; Max-Age=315360000; SameSite=Strict", app::kiosk::COOKIE);
+    ([(axum::http::header::SET_COOKIE, cookie)], axum::response::Redirect::to("/create")).into_response()
+}
+
+/// `GET /kiosk/off`: back to an ordinary browser.
+async fn kiosk_off() -> Response {
+    let cookie = format!("{}=; Path=/; Max-Age=0; SameSite=Strict", app::kiosk::COOKIE);
+    ([(axum::http::header::SET_COOKIE, cookie)], axum::response::Redirect::to("/")).into_response()
 }
 
 /// Liveness and readiness: 200 with details when the database answers, 503 otherwise.

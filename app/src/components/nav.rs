@@ -7,21 +7,26 @@ use crate::live::LiveFarm;
 #[component]
 pub fn NavBar() -> impl IntoView {
     let live = expect_context::<LiveFarm>();
-    let links = [
-        ("/", "Farm", "▦"),
-        ("/queue", "Queue", "☰"),
-        ("/create", "Create", "✚"),
-        ("/library", "Library", "▤"),
-        ("/printers", "Printers", "◧"),
-        ("/settings", "Settings", "⚙"),
-    ];
+    let links: &[(&str, &str, &str)] = if crate::kiosk::use_kiosk().is_some() {
+        // A kiosk makes things and shows their jobs; running the farm happens elsewhere.
+        &[("/create", "Create", "✚"), ("/queue", "Jobs", "☰")]
+    } else {
+        &[
+            ("/", "Farm", "▦"),
+            ("/queue", "Queue", "☰"),
+            ("/create", "Create", "✚"),
+            ("/library", "Library", "▤"),
+            ("/printers", "Printers", "◧"),
+            ("/settings", "Settings", "⚙"),
+        ]
+    };
     view! {
         <nav class="nav" aria-label="Main">
             <a class="brand" href="/">"Printfarm"</a>
             <ul>
                 {links
-                    .into_iter()
-                    .map(|(href, label, icon)| {
+                    .iter()
+                    .map(|&(href, label, icon)| {
                         view! {
                             <li>
                                 <A href=href exact=true>

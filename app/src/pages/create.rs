@@ -97,7 +97,13 @@ pub fn CreatePage() -> impl IntoView {
     };
 
     view! {
-        <section class="page create">
+        // `data-kiosk-dirty` tells a kiosk this screen holds someone's work (see `kiosk::watch_inactivity`).
+        <section
+            class="page create"
+            data-kiosk-dirty=move || {
+                (!prompt.with(|p| p.trim().is_empty()) || !current.with(Vec::is_empty)).then_some("true")
+            }
+        >
             <h1>"Create"</h1>
             <Suspense fallback=|| ()>
                 {move || {
@@ -125,6 +131,8 @@ pub fn CreatePage() -> impl IntoView {
                         type="text"
                         maxlength="300"
                         autocomplete="off"
+                        enterkeyhint="go"
+                        inputmode="text"
                         placeholder="a name tag for Maya"
                         prop:value=move || prompt.get()
                         on:input=move |ev| prompt.set(event_target_value(&ev))
