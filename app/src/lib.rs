@@ -13,6 +13,9 @@
 //! - `viewport` (browser only): the editor's WebGL2 view.
 //! - [`shell`] and [`App`]: the HTML document and the router.
 
+// Leptos views are deeply nested types; the release (wasm) build needs more room to lay them out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod kiosk;
