@@ -133,7 +133,11 @@ pub fn thumbnail_path(sha256: &str) -> String {
 pub async fn store_thumbnail(data_dir: &Path, sha256: &str, png: &[u8]) -> std::io::Result<()> {
     let path = data_dir.join(thumbnail_path(sha256));
     tokio::fs::create_dir_all(data_dir.join("thumbnails")).await?;
-    let tmp = data_dir.join(format!("thumbnails/.{sha256}.png.part"));
+    // A name of its own per write: several pages may draw the same thumbnail at once (six printers
+    // printing copies of one model), and a shared temporary name made the later rename fail.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = data_dir.join(format!("thumbnails/.{sha256}.{n}.png.part"));
     tokio::fs::write(&tmp, png).await?;
     tokio::fs::rename(&tmp, &path).await
 }
@@ -153,7 +157,10 @@ pub async fn thumbnail(data_dir: &Path, file_path: &str, sha256: &str) -> Result
     })
     .await
     .map_err(|e| LibraryError::Io(std::io::Error::other(e.to_string())))??;
-    store_thumbnail(data_dir, sha256, &png).await?;
+    // The picture is good even if keeping it failed (a full disk): draw it again next time.
+    if let Err(e) = store_thumbnail(data_dir, sha256, &png).await {
+        tracing::warn!("keeping a thumbnail: {e}");
+    }
     Ok(png)
 }
 
@@ -172,5 +179,25 @@ mod tests {
         assert_eq!(clean_name("gear.v2.3mf"), "gear.v2");
         assert_eq!(clean_name("\u{7}\n.stl"), "Untitled model");
         assert_eq!(clean_name(""), "Untitled model");
+    }
+
+    /// Six printers printing copies of one model ask for the same thumbnail at once.
+    #[tokio::test]
+    async fn one_thumbnail_drawn_by_many_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).await.unwrap();
+        let cube = mesh::primitives::box_mesh([0.0; 3], [20.0; 3]);
+        let stl = mesh::io::write(&mesh::Model::single("cube", cube), mesh::io::Format::Stl).unwrap();
+        let stored = store_model(&db, dir.path(), "cube.stl", stl, None, "upload").await.unwrap();
+        let v = db.models().version(stored.version_id).await.unwrap();
+        let all = futures::future::join_all((0..6).map(|_| thumbnail(dir.path(), &v.file_path, &v.sha256))).await;
+        for png in all {
+            assert!(png.unwrap().starts_with(b"\x89PNG"));
+        }
+        let leftovers = std::fs::read_dir(dir.path().join("thumbnails"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".part"))
+            .count();
+        assert_eq!(leftovers, 0);
     }
 }
