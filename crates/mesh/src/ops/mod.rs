@@ -6,6 +6,7 @@ pub mod arrange;
 pub mod cut;
 pub mod decimate;
 pub mod normals;
+pub mod placed;
 pub mod triangulate;
 
 pub use arrange::{arrange, arrange_footprints, ArrangeReport};
