@@ -112,3 +112,33 @@ test('the layout works on a narrow touch screen', async () => {
   await page.screenshot({ path: join(ensureArtifacts(), 'queue-narrow.png') });
   await page.close();
 });
+
+test('tiles show the job picture and a live temperature plot; groups filter; the wall display hides the menu', async () => {
+  const { page, errors } = await openFarm();
+  // The plot gains readings while the page is open (one a second, from the event stream).
+  await page.waitForFunction(() => {
+    const lines = [...document.querySelectorAll('[data-testid="temp-sparkline"] polyline.hotend')];
+    return lines.length > 0 && lines.every((l) => Number(l.dataset.samples) >= 3);
+  }, null, { timeout: 20_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="job-thumbnail"]')]
+    .some((img) => img.complete && img.naturalWidth > 0), null, { timeout: 20_000 });
+
+  // Printer groups are the printers' tags: "large" shows only the large ones.
+  const groups = await page.getByTestId('group-chip').allTextContents();
+  assert.ok(groups.includes('large') && groups.includes('room 1'), groups.join(', '));
+  const all = await page.getByTestId('printer-card').count();
+  await page.getByTestId('group-chip').filter({ hasText: /^large$/ }).click();
+  const large = await page.getByTestId('printer-card').count();
+  assert.ok(large > 0 && large < all, `${large} of ${all}`);
+
+  await page.getByTestId('wall-enter').click();
+  await page.waitForURL(/\?wall=1$/);
+  await page.waitForSelector('.farm.wall');
+  assert.equal(await page.locator('nav.nav').isVisible(), false, 'no menu on the wall display');
+  await page.screenshot({ path: join(ensureArtifacts(), 'farm-wall.png') });
+  await page.getByTestId('wall-exit').click();
+  await page.waitForSelector('.farm:not(.wall)');
+  assert.ok(await page.locator('nav.nav').isVisible());
+  assert.deepEqual(errors, []);
+  await page.close();
+});
