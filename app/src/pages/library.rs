@@ -80,6 +80,7 @@ pub fn LibraryPage() -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 #[component]

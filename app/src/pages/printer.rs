@@ -52,6 +52,9 @@ impl Series {
     }
 }
 
+/// How often the page asks where the tool head is.
+const POSITION_POLL_MS: u64 = 1500;
+
 /// Plot size in SVG units.
 const PLOT_W: f64 = 600.0;
 const PLOT_H: f64 = 200.0;
@@ -124,6 +127,7 @@ pub fn PrinterPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -131,7 +135,33 @@ fn Detail(detail: PrinterDetail, view_of: Signal<Option<PrinterView>>, reload: R
     let id = detail.row.id;
     let state = move || view_of.get().map(|p| p.state).unwrap_or(PrinterStateView::Connecting);
     let row = detail.row.clone();
-    let position = detail.position.map(|p| format!("X {:.1} · Y {:.1} · Z {:.1} mm", p[0], p[1], p[2]));
+    // The event stream carries no position, so the page asks for it while it is open.
+    let position = RwSignal::new(detail.position);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                leptos::task::spawn_local(async move {
+                    if let Ok(d) = printer_info(id).await {
+                        if position.get_untracked() != d.position {
+                            position.set(d.position);
+                        }
+                    }
+                });
+            },
+            std::time::Duration::from_millis(POSITION_POLL_MS),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    let position_text = move || {
+        position
+            .get()
+            .map(|p| format!("X {:.1} · Y {:.1} · Z {:.1} mm", p[0], p[1], p[2]))
+            .unwrap_or_else(|| "not reported yet".into())
+    };
     let last_error = detail.last_error.clone();
     view! {
         <header class="pf-detail-head">
@@ -148,7 +178,7 @@ fn Detail(detail: PrinterDetail, view_of: Signal<Option<PrinterView>>, reload: R
                 <dl class="pf-facts">
                     <div><dt>"Nozzle"</dt><dd data-testid="hotend">{move || view_of.get().map(|p| temp(p.hotend))}</dd></div>
                     <div><dt>"Bed"</dt><dd data-testid="bed">{move || view_of.get().map(|p| temp(p.bed))}</dd></div>
-                    <div><dt>"Position"</dt><dd data-testid="position">{position.unwrap_or_else(|| "not reported yet".into())}</dd></div>
+                    <div><dt>"Position"</dt><dd data-testid="position">{position_text}</dd></div>
                 </dl>
                 {move || view_of.get().and_then(|p| {
                     let name = p.job_name.clone().or(p.file.clone())?;
@@ -181,11 +211,12 @@ fn Detail(detail: PrinterDetail, view_of: Signal<Option<PrinterView>>, reload: R
                 }}
             </section>
             <TempPlot id/>
-            <Controls id state=Signal::derive(state) reload/>
+            <Controls id state=Signal::derive(state)/>
             <Maintenance id tasks=detail.maintenance.clone() reload/>
             <Spool id view_of reload/>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -220,10 +251,11 @@ fn TempPlot(id: i64) -> impl IntoView {
             {move || samples.with(|s| s.is_empty()).then(|| view! { <p class="muted">{text::PLOT_EMPTY}</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
-fn Controls(id: i64, state: Signal<PrinterStateView>, reload: RwSignal<u32>) -> impl IntoView {
+fn Controls(id: i64, state: Signal<PrinterStateView>) -> impl IntoView {
     let said = RwSignal::new(None::<Result<String, String>>);
     let busy = RwSignal::new(false);
     let confirm_stop = RwSignal::new(false);
@@ -234,8 +266,6 @@ fn Controls(id: i64, state: Signal<PrinterStateView>, reload: RwSignal<u32>) -> 
             let r = printer_command(id, action.into(), axis.map(String::from), mm).await;
             busy.set(false);
             said.set(Some(r.map_err(say)));
-            // The position and state the printer reports afterwards.
-            set_timeout(move || reload.update(|n| *n += 1), std::time::Duration::from_millis(800));
         });
     };
     let button = move |label: &'static str, action: &'static str, testid: &'static str| {
@@ -291,6 +321,7 @@ fn Controls(id: i64, state: Signal<PrinterStateView>, reload: RwSignal<u32>) -> 
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -361,6 +392,7 @@ fn Maintenance(id: i64, tasks: Vec<MaintenanceView>, reload: RwSignal<u32>) -> i
             {move || error.get().map(|e| view! { <p class="pf-error" role="alert">{e}</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -412,6 +444,7 @@ fn Spool(id: i64, view_of: Signal<Option<PrinterView>>, reload: RwSignal<u32>) -
             {move || error.get().map(|e| view! { <p class="pf-error" role="alert">{e}</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ pub fn PrintersPage() -> impl IntoView {
             <AddByHand reload/>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -197,6 +198,7 @@ fn PrinterItem(row: PrinterRow, reload: RwSignal<u32>) -> impl IntoView {
             {move || editing.get().then(|| view! { <EditProfile row=edit_row.clone() editing reload/> })}
         </li>
     }
+    .into_any()
 }
 
 #[component]
@@ -260,6 +262,7 @@ fn EditProfile(row: PrinterRow, editing: RwSignal<bool>, reload: RwSignal<u32>) 
             {move || error.get().map(|e| view! { <p class="pf-error" role="alert">{e}</p> })}
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -290,6 +293,7 @@ fn Discover(reload: RwSignal<u32>) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -355,6 +359,7 @@ fn FoundItem(found: FoundPrinter, reload: RwSignal<u32>) -> impl IntoView {
             {move || error.get().map(|e| view! { <p class="pf-error" role="alert">{e}</p> })}
         </li>
     }
+    .into_any()
 }
 
 #[component]
@@ -498,6 +503,7 @@ fn AddByHand(reload: RwSignal<u32>) -> impl IntoView {
             {move || error.get().map(|e| view! { <p class="pf-error" role="alert" data-testid="add-error">{e}</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -300,9 +300,10 @@ impl Desk {
             let theirs: Value = serde_json::from_str(&r.connection).unwrap_or(Value::Null);
             if r.driver == driver && address(&r.driver, &theirs) == wanted {
                 let status = self.state.farm.live(r.id).map(|l| l.status.borrow().clone());
-                let said = status.and_then(|s| s.firmware.map(|f| f.name).or(s.message)).unwrap_or_default();
+                let ok = status.as_ref().is_some_and(|s| s.state != PrinterState::Error);
+                let said = status.and_then(|s| s.message.or(s.firmware.map(|f| f.name))).unwrap_or_default();
                 return Ok(ConnectionTest {
-                    ok: true,
+                    ok,
                     message: format!("This printer is already in the farm as {}. {said}", r.name).trim().to_string(),
                 });
             }
@@ -320,8 +321,18 @@ impl Desk {
             s.ok_or_else(|| "the connection closed".to_string())
         })
         .await;
-        let _ = d.disconnect().await;
+        // A driver still retrying an unreachable host must not hold the answer up.
+        let _ = tokio::time::timeout(Duration::from_secs(3), d.disconnect()).await;
         Ok(match outcome {
+            // An error before the printer ever said who it is: nothing answered at that address.
+            Ok(Ok(s)) if s.state == PrinterState::Error && s.firmware.is_none() => ConnectionTest {
+                ok: false,
+                message: format!(
+                    "Could not reach the printer at {wanted}: {}. Check the address or cable and that the printer \
+                     is on, then test again.",
+                    s.message.or(s.last_error).unwrap_or_else(|| "no answer".into())
+                ),
+            },
             Ok(Ok(s)) if s.state == PrinterState::Error => ConnectionTest {
                 ok: false,
                 message: format!(
