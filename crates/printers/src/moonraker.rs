@@ -303,7 +303,11 @@ impl PrinterDriver for MoonrakerDriver {
                             });
                         }
                     }
-                    tokio::time::sleep(options.reconnect_interval).await;
+                    // Wait before retrying, but stop at once when disconnect() drops the sender.
+                    tokio::select! {
+                        _ = tokio::time::sleep(options.reconnect_interval) => {}
+                        cmd = rx.recv() => if cmd.is_none() { break },
+                    }
                 }
                 status.send_modify(|s| s.state = PrinterState::Disconnected);
             });
