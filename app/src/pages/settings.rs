@@ -91,6 +91,7 @@ pub fn SettingsPage() -> impl IntoView {
             <ModelPacks/>
         </section>
     }
+    .into_any()
 }
 
 fn error_line(error: RwSignal<Option<String>>) -> impl IntoView {
@@ -155,6 +156,7 @@ fn Materials() -> impl IntoView {
             {error_line(error)}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -224,6 +226,7 @@ fn MaterialTables(materials: Vec<MaterialView>, spools: Vec<SpoolView>, reload: 
         </form>
         {error_line(error)}
     }
+    .into_any()
 }
 
 #[component]
@@ -255,6 +258,7 @@ fn SpoolRow(spool: SpoolView, reload: RwSignal<u32>) -> impl IntoView {
             </td>
         </tr>
     }
+    .into_any()
 }
 
 #[component]
@@ -321,39 +325,33 @@ fn Users() -> impl IntoView {
             {error_line(error)}
         </section>
     }
+    .into_any()
 }
 
 #[component]
 fn FarmSettings() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let settings = Resource::new(move || reload.get(), |_| farm_settings());
+    let settings = Resource::new(|| (), |_| farm_settings());
     view! {
         <Suspense fallback=|| view! { <p class="muted">{text::LOADING}</p> }>
             {move || settings.get().map(|r| match r {
                 Ok(json) => {
                     let map: Map<String, Value> = serde_json::from_str(&json).unwrap_or_default();
-                    view! { <SettingsForms map reload/> }.into_any()
+                    view! { <SettingsForms map/> }.into_any()
                 }
                 Err(e) => view! { <p class="pf-error" role="alert">{say(e)}</p> }.into_any(),
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 /// Saves one farm setting and says how it went.
-fn save_setting(
-    key: &'static str,
-    value: Value,
-    said: RwSignal<Option<Result<String, String>>>,
-    reload: RwSignal<u32>,
-) {
+fn save_setting(key: &'static str, value: Value, said: RwSignal<Option<Result<String, String>>>) {
     said.set(None);
     leptos::task::spawn_local(async move {
         match change_farm_setting(key.into(), value.to_string()).await {
-            Ok(_) => {
-                said.set(Some(Ok(text::SAVED.into())));
-                reload.update(|n| *n += 1);
-            }
+            // The form already shows what was saved; re-reading would rebuild it and lose this message.
+            Ok(_) => said.set(Some(Ok(text::SAVED.into()))),
             Err(e) => said.set(Some(Err(say(e)))),
         }
     });
@@ -369,7 +367,7 @@ fn said_line(said: RwSignal<Option<Result<String, String>>>, testid: &'static st
 }
 
 #[component]
-fn SettingsForms(map: Map<String, Value>, reload: RwSignal<u32>) -> impl IntoView {
+fn SettingsForms(map: Map<String, Value>) -> impl IntoView {
     let quotas = map.get("generation_quota_per_hour").and_then(|v| v.as_object()).cloned().unwrap_or_default();
     let quota_fields: Vec<(&'static str, &'static str, RwSignal<String>)> = QUOTA_ROLES
         .iter()
@@ -404,7 +402,7 @@ fn SettingsForms(map: Map<String, Value>, reload: RwSignal<u32>) -> impl IntoVie
                 Err(e) => return quota_said.set(Some(Err(e))),
             }
         }
-        save_setting("generation_quota_per_hour", Value::Object(out), quota_said, reload);
+        save_setting("generation_quota_per_hour", Value::Object(out), quota_said);
     };
     let save_heating = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -412,7 +410,7 @@ fn SettingsForms(map: Map<String, Value>, reload: RwSignal<u32>) -> impl IntoVie
             Ok(Value::Number(n)) if n.as_u64() == Some(0) => {
                 heat_said.set(Some(Err("At least 1 printer must be allowed to heat, or leave it empty.".into())))
             }
-            Ok(v) => save_setting("max_heating", v, heat_said, reload),
+            Ok(v) => save_setting("max_heating", v, heat_said),
             Err(_) => heat_said.set(Some(Err("Type a whole number, like 4, or leave it empty.".into()))),
         }
     };
@@ -422,7 +420,7 @@ fn SettingsForms(map: Map<String, Value>, reload: RwSignal<u32>) -> impl IntoVie
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return hook_said.set(Some(Err("The address must start with http:// or https://.".into())));
         }
-        save_setting("webhook_url", if url.is_empty() { Value::Null } else { json!(url) }, hook_said, reload);
+        save_setting("webhook_url", if url.is_empty() { Value::Null } else { json!(url) }, hook_said);
     };
     view! {
         <section class="pf-panel" id="quotas">
@@ -458,17 +456,18 @@ fn SettingsForms(map: Map<String, Value>, reload: RwSignal<u32>) -> impl IntoVie
             <h2>{text::AI}</h2>
             <label class="pf-check">
                 <input type="checkbox" data-testid="approve-ai" prop:checked=approve_ai
-                    on:change=move |e| save_setting("approve_ai_output", json!(event_target_checked(&e)), ai_said, reload)/>
+                    on:change=move |e| save_setting("approve_ai_output", json!(event_target_checked(&e)), ai_said)/>
                 "A teacher approves AI-made models before they print"
             </label>
             <label class="pf-check">
                 <input type="checkbox" prop:checked=on_cpu
-                    on:change=move |e| save_setting("shap_e_on_cpu", json!(event_target_checked(&e)), ai_said, reload)/>
+                    on:change=move |e| save_setting("shap_e_on_cpu", json!(event_target_checked(&e)), ai_said)/>
                 "Run the AI model on the processor when there is no graphics card (slow)"
             </label>
             {said_line(ai_said, "ai-said")}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -552,6 +551,7 @@ fn QuietHours() -> impl IntoView {
             {error_line(error)}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -603,6 +603,7 @@ fn ModelPacks() -> impl IntoView {
             {said_line(said, "pack-said")}
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]
