@@ -68,7 +68,7 @@ pub fn start(canvas: HtmlCanvasElement, version: i64, ui: RwSignal<Ui>) -> Share
     let editor = Rc::new(RefCell::new(Editor {
         scene: Scene::default(),
         history: History::default(),
-        camera: OrbitCamera::framing(super::scene::DEFAULT_BED),
+        camera: OrbitCamera::framing(super::scene::DEFAULT_BED, 1.0),
         renderer,
         ui,
         tool: Tool::Select,
@@ -111,10 +111,10 @@ pub fn start(canvas: HtmlCanvasElement, version: i64, ui: RwSignal<Ui>) -> Share
         let mut e = rc.borrow_mut();
         if let Some(bed) = bed.filter(|b| b.iter().all(|v| v.is_finite() && *v > 0.0)) {
             e.scene.bed = bed;
-            e.camera = OrbitCamera::framing(bed);
         }
         match loaded {
             Ok((title, model)) => {
+                e.frame_bed();
                 e.title = title.clone();
                 e.scene.add_model(model, &title);
                 e.scene.selected = None;
@@ -291,6 +291,12 @@ impl Editor {
             }
             None => (ev.offset_x() as f32, ev.offset_y() as f32),
         }
+    }
+
+    /// Points the camera at the whole bed, as the canvas is shaped now.
+    fn frame_bed(&mut self) {
+        let (w, h) = self.size();
+        self.camera = OrbitCamera::framing(self.scene.bed, w / h);
     }
 
     fn ray(&self, x: f32, y: f32) -> (Vec3, Vec3) {
@@ -500,7 +506,7 @@ impl Editor {
             Command::SetBed(bed) => {
                 if bed.iter().all(|v| v.is_finite() && *v > 0.0) && bed != self.scene.bed {
                     self.scene.bed = bed;
-                    self.camera = OrbitCamera::framing(bed);
+                    self.frame_bed();
                     self.refresh();
                 }
             }

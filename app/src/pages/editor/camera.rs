@@ -24,15 +24,19 @@ pub struct OrbitCamera {
 }
 
 impl OrbitCamera {
-    /// A three-quarter view of the whole bed.
-    pub fn framing(bed: [f32; 3]) -> Self {
-        let span = bed[0].max(bed[1]);
+    /// A three-quarter view of the whole bed on a canvas of `aspect` (width / height): far enough
+    /// that the bed's diagonal fits the narrower of the two fields of view.
+    pub fn framing(bed: [f32; 3], aspect: f32) -> Self {
+        let fov_y = 45f32.to_radians();
+        let half = (fov_y * 0.5).tan();
+        let narrower = half * aspect.clamp(0.2, 5.0).min(1.0);
+        let diagonal = (bed[0] * bed[0] + bed[1] * bed[1]).sqrt();
         Self {
             target: Vec3::new(bed[0] * 0.5, bed[1] * 0.5, 0.0),
-            distance: span * 1.35,
+            distance: (diagonal * 0.5 / narrower).clamp(MIN_DISTANCE, MAX_DISTANCE),
             yaw: -std::f32::consts::FRAC_PI_2,
             pitch: 0.85,
-            fov_y: 45f32.to_radians(),
+            fov_y,
         }
     }
 
@@ -261,8 +265,13 @@ mod tests {
 
     #[test]
     fn the_bed_centre_is_in_the_middle_and_rays_go_through_it() {
-        let cam = OrbitCamera::framing([220.0, 220.0, 250.0]);
+        let cam = OrbitCamera::framing([220.0, 220.0, 250.0], W / H);
         let c = Vec3::new(110.0, 110.0, 0.0);
+        // Every bed corner is on the canvas.
+        for corner in [[0.0, 0.0], [220.0, 0.0], [0.0, 220.0], [220.0, 220.0]] {
+            let [x, y] = cam.project(Vec3::new(corner[0], corner[1], 0.0), W, H).unwrap();
+            assert!((0.0..=W).contains(&x) && (0.0..=H).contains(&y), "{corner:?} at {x} {y}");
+        }
         let [x, y] = cam.project(c, W, H).unwrap();
         assert!((x - 400.0).abs() < 0.5 && (y - 300.0).abs() < 0.5, "{x} {y}");
         let (o, d) = cam.ray(400.0, 300.0, W, H);
@@ -277,14 +286,14 @@ mod tests {
 
     #[test]
     fn orbit_pan_and_zoom_stay_in_bounds() {
-        let mut cam = OrbitCamera::framing([220.0, 220.0, 250.0]);
+        let mut cam = OrbitCamera::framing([220.0, 220.0, 250.0], W / H);
         cam.orbit(0.0, 10_000.0);
         assert_eq!(cam.pitch, MAX_PITCH);
         cam.zoom(1e-9);
         assert_eq!(cam.distance, MIN_DISTANCE);
         cam.zoom(f32::NAN);
         assert_eq!(cam.distance, MIN_DISTANCE);
-        let mut cam = OrbitCamera::framing([220.0, 220.0, 250.0]);
+        let mut cam = OrbitCamera::framing([220.0, 220.0, 250.0], W / H);
         let before = cam.project(Vec3::new(110.0, 110.0, 0.0), W, H).unwrap();
         cam.pan(50.0, 0.0, H);
         let after = cam.project(Vec3::new(110.0, 110.0, 0.0), W, H).unwrap();
@@ -293,7 +302,7 @@ mod tests {
 
     #[test]
     fn gizmo_handles_are_picked_and_dragged() {
-        let cam = OrbitCamera::framing([220.0, 220.0, 250.0]);
+        let cam = OrbitCamera::framing([220.0, 220.0, 250.0], W / H);
         let g = Gizmo { origin: Vec3::new(110.0, 110.0, 0.0), size: 40.0 };
         let ray_at = |p: Vec3| {
             let [x, y] = cam.project(p, W, H).unwrap();

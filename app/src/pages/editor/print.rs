@@ -92,7 +92,7 @@ pub fn PrintPanel(
     let current = move || estimated.get().filter(|(o, _)| Some(o) == order().as_ref()).map(|(_, e)| e);
 
     view! {
-        <section class="print-panel card" aria-label="Send to print" data-testid="print-panel">
+        <section class="print-panel card" role="dialog" aria-label="Send to print" data-testid="print-panel">
             <h2>"Send to print"</h2>
             <Suspense fallback=|| view! { <p>"Loading the farm's materials…"</p> }>
                 {move || {
