@@ -17,7 +17,7 @@ use crate::wire::{format_duration, PrinterStateView, PrinterView, TempView};
 mod text {
     pub const LOADING: &str = "Loading the printer…";
     pub const NOT_FOUND: &str = "There is no such printer. Go back to the Printers page and pick one.";
-    pub const TEMPS: &str = "Temperatures (last 10 minutes)";
+    pub const TEMPS: &str = "Temperatures";
     pub const PLOT_EMPTY: &str = "Waiting for the first temperature readings…";
     pub const CONTROLS: &str = "Manual controls";
     pub const CONTROLS_NOTE: &str = "For farm managers. The printer must be idle to heat, home or move.";
@@ -72,15 +72,27 @@ pub(crate) fn plot_ceiling(samples: &[TempSample]) -> f64 {
     }
 }
 
-/// The SVG `points` of one series: the newest reading at the right edge, [`TempHistory::SPAN_MS`] across.
+/// The shortest time the plot spans, so the first readings do not fill it edge to edge.
+const MIN_SPAN_MS: f64 = 60_000.0;
+
+/// How much time the plot spans: what has been seen, from a minute up to [`TempHistory::SPAN_MS`].
+pub(crate) fn plot_span(samples: &[TempSample]) -> f64 {
+    match (samples.first(), samples.last()) {
+        (Some(a), Some(b)) => (b.at_ms - a.at_ms).clamp(MIN_SPAN_MS, TempHistory::SPAN_MS),
+        _ => MIN_SPAN_MS,
+    }
+}
+
+/// The SVG `points` of one series: the newest reading at the right edge, [`plot_span`] across.
 pub(crate) fn polyline(samples: &[TempSample], series: Series, ceiling: f64) -> String {
     let Some(end) = samples.last().map(|s| s.at_ms) else { return String::new() };
-    let start = end - TempHistory::SPAN_MS;
+    let span = plot_span(samples);
+    let start = end - span;
     samples
         .iter()
         .filter(|s| s.at_ms >= start)
         .map(|s| {
-            let x = (s.at_ms - start) / TempHistory::SPAN_MS * PLOT_W;
+            let x = (s.at_ms - start) / span * PLOT_W;
             let y = PLOT_H - (series.pick(s) as f64 / ceiling).clamp(0.0, 1.0) * PLOT_H;
             format!("{x:.1},{y:.1}")
         })
@@ -246,7 +258,11 @@ fn TempPlot(id: i64) -> impl IntoView {
             <p class="pf-legend">
                 <span class="hotend">"Nozzle"</span> <span class="hotend-target">"nozzle target"</span>
                 <span class="bed">"Bed"</span> <span class="bed-target">"bed target"</span>
-                {move || format!(" · scale 0 to {:.0} °C", samples.with(|s| plot_ceiling(s)))}
+                {move || {
+                    samples.with(|s| {
+                        format!(" · last {} · 0 to {:.0} °C", format_duration((plot_span(s) / 1000.0) as u32), plot_ceiling(s))
+                    })
+                }}
             </p>
             {move || samples.with(|s| s.is_empty()).then(|| view! { <p class="muted">{text::PLOT_EMPTY}</p> })}
         </section>
@@ -471,6 +487,19 @@ mod tests {
     fn readings_older_than_the_span_drop_off_the_left() {
         let s = vec![sample(0.0, 20.0, 0.0), sample(700.0, 20.0, 0.0)];
         assert_eq!(polyline(&s, Series::BedActual, 300.0).split(' ').count(), 1);
+    }
+
+    #[test]
+    fn the_plot_spans_a_minute_to_ten() {
+        assert_eq!(plot_span(&[sample(0.0, 20.0, 0.0)]), 60_000.0);
+        assert_eq!(plot_span(&[sample(0.0, 20.0, 0.0), sample(120.0, 20.0, 0.0)]), 120_000.0);
+        assert_eq!(plot_span(&[sample(0.0, 20.0, 0.0), sample(900.0, 20.0, 0.0)]), 600_000.0);
+        let s = vec![sample(0.0, 20.0, 0.0), sample(30.0, 20.0, 0.0)];
+        assert_eq!(
+            polyline(&s, Series::BedActual, 300.0),
+            "300.0,180.0 600.0,180.0",
+            "half a minute fills half the plot"
+        );
     }
 
     #[test]
