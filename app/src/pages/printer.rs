@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn the_newest_reading_is_at_the_right_edge() {
         let s = vec![sample(0.0, 20.0, 200.0), sample(300.0, 150.0, 200.0), sample(600.0, 300.0, 200.0)];
-        assert_eq!(polyline(&s, Series::HotendActual, 300.0), "0.0,180.0 300.0,100.0 600.0,0.0");
+        assert_eq!(polyline(&s, Series::HotendActual, 300.0), "0.0,186.7 300.0,100.0 600.0,0.0");
         assert_eq!(polyline(&s, Series::HotendTarget, 300.0), "0.0,66.7 300.0,66.7 600.0,66.7");
         assert_eq!(polyline(&[], Series::BedActual, 300.0), "");
     }
@@ -497,7 +497,7 @@ mod tests {
         let s = vec![sample(0.0, 20.0, 0.0), sample(30.0, 20.0, 0.0)];
         assert_eq!(
             polyline(&s, Series::BedActual, 300.0),
-            "300.0,180.0 600.0,180.0",
+            "300.0,186.7 600.0,186.7",
             "half a minute fills half the plot"
         );
     }
