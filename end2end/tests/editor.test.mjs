@@ -180,6 +180,21 @@ test('a generated model is drawn on the bed, resized, dragged, undone, saved and
   await page.keyboard.press('Control+Z');
   await page.waitForFunction((x) => Math.abs(Number(document.querySelector('[data-testid="pos-x"]').value) - x) < 0.05, x0);
 
+  // The scale square: dragging it away from the centre makes the part bigger; undo shrinks it back.
+  const gs = (await state(page)).gizmo;
+  const sx = gs.scale[0] - gs.origin[0];
+  const sy = gs.scale[1] - gs.origin[1];
+  const sl = Math.hypot(sx, sy);
+  await page.mouse.move(box.x + gs.scale[0], box.y + gs.scale[1]);
+  await page.mouse.down();
+  for (let i = 1; i <= 6; i++) {
+    await page.mouse.move(box.x + gs.scale[0] + (sx / sl) * 10 * i, box.y + gs.scale[1] + (sy / sl) * 10 * i);
+  }
+  await page.mouse.up();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="size-x"]').value) > 85);
+  await page.getByTestId('undo').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="size-x"]').value === '80.0');
+
   // Save: a new version of the same model; the original is untouched.
   const original = await api(`/api/v1/models/versions/${version}`);
   await page.getByTestId('save').click();

@@ -717,6 +717,7 @@ impl Editor {
             serde_json::json!({
                 "x": at(Handle::MoveX), "y": at(Handle::MoveY), "ring": at(Handle::RotateZ), "scale": at(Handle::Scale),
                 "xDir": self.camera.project(g.handle_point(Handle::MoveX) + Vec3::X * g.size * 0.5, w, h),
+                "origin": self.camera.project(g.origin, w, h),
             })
         });
         serde_json::json!({
@@ -775,12 +776,24 @@ impl Editor {
         let lay_flat = now() - t;
         let b = s.part(id).map(|p| p.bounds());
         let z = b.map_or(1.0, |b| (b.min[2] + b.max[2]) * 0.5);
+        // The cut's geometry alone (crates/mesh), then the whole editor step: the cut, both halves
+        // checked for holes, placed on the bed and arranged.
+        let t = now();
+        let mut placed = (*first.mesh).clone();
+        if let Some(p) = s.part(id) {
+            placed.transform(&p.matrix());
+        }
+        let pieces = mesh::ops::cut(&placed, &mesh::ops::Plane::horizontal(z))
+            .map(|(a, b)| a.triangle_count() + b.triangle_count())
+            .unwrap_or(0);
+        let cut_geometry = now() - t;
         let t = now();
         let cut = s.cut(id, z, Keep::Both).map(|v| v.len()).unwrap_or(0);
         let cut_ms = now() - t;
         serde_json::json!({
             "triangles": first.mesh.triangle_count(), "place_on_bed_ms": place, "transform_feedback_ms": transform,
             "pick_ms": pick, "lay_flat_ms": lay_flat, "lay_flat_ok": lay, "cut_ms": cut_ms, "cut_parts": cut,
+            "cut_geometry_ms": cut_geometry, "cut_triangles": pieces,
         })
     }
 }

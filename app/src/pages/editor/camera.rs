@@ -150,8 +150,8 @@ impl Gizmo {
         match h {
             Handle::MoveX => self.origin + Vec3::X * self.size * 0.9,
             Handle::MoveY => self.origin + Vec3::Y * self.size * 0.9,
-            Handle::RotateZ => self.origin + Vec3::new(-1.0, -1.0, 0.0).normalize() * self.size * RING,
-            Handle::Scale => self.origin + Vec3::Z * self.size * SCALE_AT,
+            Handle::RotateZ => self.origin + Vec3::new(1.0, -1.0, 0.0).normalize() * self.size * RING,
+            Handle::Scale => self.origin + SCALE_DIR * self.size * SCALE_AT,
         }
     }
 
