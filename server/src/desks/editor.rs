@@ -264,9 +264,8 @@ impl EditorDesk for Desk {
                     match groups.iter_mut().find(|g| &g.name == tag) {
                         Some(g) => {
                             g.printers += 1;
-                            let b = bed(p);
-                            for k in 0..3 {
-                                g.bed[k] = g.bed[k].min(b[k]);
+                            for (have, this) in g.bed.iter_mut().zip(bed(p)) {
+                                *have = have.min(this);
                             }
                         }
                         None => groups.push(GroupOption { name: tag.clone(), printers: 1, bed: bed(p) }),
