@@ -15,8 +15,10 @@ inherit allarch features_check systemd
 
 REQUIRED_DISTRO_FEATURES = "systemd wayland"
 
-# The page the kiosk opens: students start by making something.
-PRINTFARM_KIOSK_PATH ??= "/create"
+# The page the kiosk opens: /kiosk turns on the app's kiosk mode for this browser (locked to Create,
+# the editor and jobs; starts over after PRINTFARM_KIOSK_IDLE_S without a touch) and opens Create.
+PRINTFARM_KIOSK_IDLE_S ??= "120"
+PRINTFARM_KIOSK_PATH ??= "/kiosk?idle=${PRINTFARM_KIOSK_IDLE_S}"
 
 # Pointer names WPE/cog and libwayland-cursor ask for; each gets the same transparent 1x1 image.
 PRINTFARM_CURSOR_NAMES = "default left_ptr pointer hand1 hand2 text xterm wait watch progress \
