@@ -459,25 +459,6 @@ pub fn QueuePage() -> impl IntoView {
                         .collect_view()}
                 </div>
                 <label class="field">
-                    <span class="sr-only">{text::ALL_PRINTERS}</span>
-                    <select
-                        data-testid="printer-filter"
-                        on:change=move |ev| printer.set(event_target_value(&ev).parse().ok())
-                    >
-                        <option value="">{text::ALL_PRINTERS}</option>
-                        {move || {
-                            data.get()
-                                .and_then(Result::ok)
-                                .map(|s| {
-                                    s.printers
-                                        .into_iter()
-                                        .map(|p| view! { <option value=p.id.to_string()>{p.name}</option> })
-                                        .collect_view()
-                                })
-                        }}
-                    </select>
-                </label>
-                <label class="field">
                     <span class="sr-only">{text::SEARCH_OWNER}</span>
                     <input
                         type="search"
@@ -492,11 +473,12 @@ pub fn QueuePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">{text::LOADING}</p> }>
                 {move || {
                     let snap = data.get()?;
+                    printer.track();
                     Some(match snap {
                         Err(e) => view! { <p class="notice error" role="alert">{error_text(e)}</p> }.into_any(),
                         Ok(snap) => {
                             view! {
-                                <QueueBody snap group=group.get() printer=printer.get() who=who.get() notice drag refresh/>
+                                <QueueBody snap group=group.get() printer who=who.get() notice drag refresh/>
                             }
                                 .into_any()
                         }
@@ -511,19 +493,39 @@ pub fn QueuePage() -> impl IntoView {
 fn QueueBody(
     snap: QueueSnapshot,
     group: StateGroup,
-    printer: Option<i64>,
+    printer: RwSignal<Option<i64>>,
     who: String,
     notice: RwSignal<Option<Notice>>,
     drag: RwSignal<Option<Drag>>,
     refresh: Callback<Option<String>>,
 ) -> impl IntoView {
+    // The printer filter lists the farm's printers, so it is drawn with the data (and hydrates with it).
+    let chosen = printer.get_untracked();
+    let options = snap
+        .printers
+        .iter()
+        .map(|p| {
+            view! { <option value=p.id.to_string() selected=chosen == Some(p.id)>{p.name.clone()}</option> }
+        })
+        .collect_view();
+    let picker = view! {
+        <label class="field printer-filter">
+            <span class="sr-only">{text::ALL_PRINTERS}</span>
+            <select data-testid="printer-filter" on:change=move |ev| printer.set(event_target_value(&ev).parse().ok())>
+                <option value="" selected=chosen.is_none()>{text::ALL_PRINTERS}</option>
+                {options}
+            </select>
+        </label>
+    };
     if snap.jobs.is_empty() {
         return view! {
+            {picker}
             <Timeline snap=snap.clone()/>
             <p class="empty">{text::EMPTY}</p>
         }
         .into_any();
     }
+    let printer = chosen;
     let order: Vec<i64> = snap.jobs.iter().filter(|j| j.is_waiting()).map(|j| j.id).collect();
     let shown: Vec<QueueJob> = filtered(&snap.jobs, group, printer, &who).cloned().collect();
     let visible_waiting: Vec<i64> = shown.iter().filter(|j| j.is_waiting()).map(|j| j.id).collect();
@@ -559,6 +561,7 @@ fn QueueBody(
     let finished: Vec<QueueJob> = shown.iter().filter(|j| j.is_finished()).cloned().collect();
     let nothing = shown.is_empty().then(|| view! { <p class="empty">{text::NONE_MATCH}</p> });
     view! {
+        {picker}
         <Timeline snap=snap.clone()/>
         {nothing}
         {section(text::RUNNING, "running", running)}
