@@ -140,6 +140,7 @@ test('settings: add a material, change a quota, add a user; all saved and audite
   for (const a of ['POST /api/v1/materials', 'PUT /api/v1/farm/settings', 'user.added', 'POST /api/v1/farm/windows']) {
     assert.ok(actions.includes(a), `${a} audited: ${actions}`);
   }
+  assert.match(await page.getByTestId('no-packs').textContent(), /printfarm models install/);
   await page.screenshot({ path: join(ensureArtifacts(), 'settings.png'), fullPage: true });
   assert.deepEqual(errors.filter((e) => !/status of 500/.test(e)), []);
   await page.close();

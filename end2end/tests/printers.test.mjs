@@ -181,6 +181,35 @@ test('the detail page plots live temperatures; preheat, home and jog reach the p
   await page.close();
 });
 
+test('change the spool and keep the maintenance log', async () => {
+  const made = await fetch(server.url + '/api/v1/spools', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ material_id: 1, colour_name: 'Green', initial_g: 500 }),
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  const spool = (await made.json()).id;
+  const { page, errors } = await open(`/printers/${bench}`);
+  assert.match(await page.getByTestId('loaded-spool').textContent(), /No spool loaded/);
+  await page.getByTestId('spool-select').selectOption(String(spool));
+  await page.getByTestId('spool-load').click();
+  await page.getByTestId('loaded-spool').filter({ hasText: 'PLA · Green · 500 g left' }).waitFor({ timeout: 10_000 });
+  assert.equal((await (await fetch(`${server.url}/api/v1/printers/${bench}`)).json()).printer.loaded_spool_id, spool);
+
+  await page.getByTestId('maintenance-name').fill('Lubricate rails');
+  await page.getByTestId('maintenance-add').click();
+  const log = page.getByTestId('maintenance');
+  await log.filter({ hasText: 'Lubricate rails' }).waitFor();
+  assert.match(await log.textContent(), /every 200 h/);
+  assert.match(await log.textContent(), /done \d{4}-\d\d-\d\d/);
+  const doneAt = async () => (await (await fetch(`${server.url}/api/v1/maintenance?printer=${bench}`)).json())[0].task.done_at;
+  const added = await doneAt();
+  await page.getByTestId('maintenance-done').click();
+  await until('the task to be marked done', async () => (await doneAt()) !== added, 10_000);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the emergency stop asks first, then halts the printer and shows its words', async () => {
   const { page } = await open(`/printers/${bench}`);
   await page.getByTestId('estop').click();
