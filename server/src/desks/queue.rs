@@ -376,11 +376,12 @@ const RECENT_FINISHED: i64 = 40;
 const PREVIEW_CACHE: usize = 16;
 
 type PreviewKey = (PathBuf, u64, Option<std::time::SystemTime>);
+type PreviewCache = Mutex<Vec<(PreviewKey, Arc<PreviewData>)>>;
 
 /// Recently built previews, oldest first; keyed by the G-code file and its size and time, so a re-sliced
 /// job gets a new preview.
-fn preview_cache() -> &'static Mutex<Vec<(PreviewKey, Arc<PreviewData>)>> {
-    static CACHE: OnceLock<Mutex<Vec<(PreviewKey, Arc<PreviewData>)>>> = OnceLock::new();
+fn preview_cache() -> &'static PreviewCache {
+    static CACHE: OnceLock<PreviewCache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(Vec::new()))
 }
 
