@@ -694,9 +694,37 @@ pub struct QueueEntry {
     pub sliced: bool,
 }
 
+/// A computed queue forecast and the queue event count it started from.
+pub(crate) struct CachedForecast {
+    epoch: u64,
+    at: Instant,
+    entries: Arc<Vec<QueueEntry>>,
+}
+
+/// How long a forecast stays good when nothing in the queue changed (its times drift with the printers).
+const FORECAST_FRESH: Duration = Duration::from_secs(1);
+
 /// The queue forecast: every job that has not started, in service order, with the printer it will
 /// probably get and when, by simulating the queue forward.
+///
+/// Every queue page, queue API call and dashboard asks for this; with a hundred people at once,
+/// computing it for each of them made each wait seconds. So one forecast is computed at a time and
+/// whoever asked while it ran gets it too, as long as no job or queue event happened before they asked:
+/// a person always sees their own change.
 pub async fn forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
+    use std::sync::atomic::Ordering;
+    let asked_at = farm.inner.queue_epoch.load(Ordering::SeqCst);
+    let mut cache = farm.inner.forecast.lock().await;
+    if let Some(c) = cache.as_ref().filter(|c| c.epoch >= asked_at && c.at.elapsed() < FORECAST_FRESH) {
+        return Ok(c.entries.as_ref().clone());
+    }
+    let epoch = farm.inner.queue_epoch.load(Ordering::SeqCst);
+    let entries = compute_forecast(farm).await?;
+    *cache = Some(CachedForecast { epoch, at: Instant::now(), entries: Arc::new(entries.clone()) });
+    Ok(entries)
+}
+
+async fn compute_forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
     let db = farm.db();
     let waiting = db
         .jobs()

@@ -84,6 +84,10 @@ struct Inner {
     /// Ready jobs already announced as blocked (e.g. no spool has enough filament), so it is said once.
     blocked: Mutex<HashMap<i64, String>>,
     windows: WindowState,
+    /// Counts job and queue events: a queue forecast computed at this count or later is current.
+    queue_epoch: std::sync::atomic::AtomicU64,
+    /// The last queue forecast; one is computed at a time and shared by everyone who asked meanwhile.
+    forecast: tokio::sync::Mutex<Option<dispatch::CachedForecast>>,
     notifier: Notifier,
     shutdown: CancellationToken,
     tasks: Mutex<JoinSet<()>>,
@@ -121,6 +125,8 @@ impl Farm {
                 heating: Mutex::new(HashMap::new()),
                 blocked: Mutex::new(HashMap::new()),
                 windows: WindowState::default(),
+                queue_epoch: std::sync::atomic::AtomicU64::new(0),
+                forecast: tokio::sync::Mutex::new(None),
                 notifier: Notifier::new(db.clone()),
                 shutdown: shutdown.clone(),
                 tasks: Mutex::new(JoinSet::new()),
@@ -202,6 +208,9 @@ impl Farm {
     /// Sends an event to every open browser (none open is normal). It is serialised here, once, not
     /// once per browser.
     pub fn broadcast(&self, event: FarmEvent) {
+        if matches!(event, FarmEvent::Queue | FarmEvent::Job { .. }) {
+            self.inner.queue_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let json = serde_json::to_string(&event).expect("events always serialise").into();
         let _ = self.inner.events.send(Published { event: Arc::new(event), json });
     }
