@@ -51,10 +51,54 @@ pub async fn store_model(
     owner: Option<i64>,
     source: &str,
 ) -> Result<StoredModel, LibraryError> {
+    let file = store_file(data_dir, name, bytes, owner).await?;
+    let clean = clean_name(name);
+    let format = file.version.format.clone();
+    let (model_id, version_id) = db.models().create(&clean, owner, source, &file.version).await?;
+    db.models().set_geometry(version_id, file.triangles, file.size, file.volume).await?;
+    Ok(StoredModel {
+        model_id,
+        version_id,
+        name: clean,
+        format,
+        triangles: file.triangles,
+        size_mm: file.size,
+        volume_mm3: file.volume,
+    })
+}
+
+/// Stores an edited model file as the next version of `parent`'s model; `parent` stays as it was.
+/// Returns the new version's id and number.
+pub async fn store_version(
+    db: &Db,
+    data_dir: &Path,
+    parent: i64,
+    bytes: Vec<u8>,
+    by: Option<i64>,
+) -> Result<(i64, i64), LibraryError> {
+    let parent = db.models().version(parent).await?;
+    let file = store_file(data_dir, &parent.file_path, bytes, by).await?;
+    let (id, number) = db.models().add_version(parent.model_id, parent.id, &file.version).await?;
+    db.models().set_geometry(id, file.triangles, file.size, file.volume).await?;
+    Ok((id, number))
+}
+
+/// A model file parsed, measured and written under its hash, ready to be recorded as a version.
+struct StoredFile {
+    version: NewModelVersion,
+    triangles: i64,
+    size: [f64; 3],
+    volume: f64,
+}
+
+/// Parses `bytes` (format sniffed from the content, `hint`'s extension only as a fallback) and writes them
+/// to `models/<sha256>.<ext>` through a temporary name of their own, so a crash never leaves half a file
+/// under the real name and two people storing the same file at once never collide.
+async fn store_file(data_dir: &Path, hint: &str, bytes: Vec<u8>, by: Option<i64>) -> Result<StoredFile, LibraryError> {
     if bytes.len() > MAX_MODEL_BYTES {
         return Err(LibraryError::TooBig(bytes.len()));
     }
-    let hint = name.to_string();
+    let hint = hint.to_string();
     let (bytes, format, triangles, size, volume) = tokio::task::spawn_blocking(move || {
         let format = Format::detect(&bytes)
             .or_else(|| Path::new(&hint).extension().and_then(|e| e.to_str()).and_then(Format::from_extension))
@@ -74,36 +118,24 @@ pub async fn store_model(
     let path = data_dir.join(&relative);
     if !path.exists() {
         tokio::fs::create_dir_all(data_dir.join("models")).await?;
-        let tmp = data_dir.join(format!("models/.{sha}.{ext}.part"));
+        let tmp = data_dir.join(format!("models/.{sha}.{}.{ext}.part", unique()));
         tokio::fs::write(&tmp, &bytes).await?;
         tokio::fs::rename(&tmp, &path).await?;
     }
-    let clean = clean_name(name);
-    let (model_id, version_id) = db
-        .models()
-        .create(
-            &clean,
-            owner,
-            source,
-            &NewModelVersion {
-                file_path: relative,
-                format: ext.to_string(),
-                sha256: sha,
-                size_bytes: bytes.len() as i64,
-                created_by: owner,
-            },
-        )
-        .await?;
-    db.models().set_geometry(version_id, triangles, size, volume).await?;
-    Ok(StoredModel {
-        model_id,
-        version_id,
-        name: clean,
+    let version = NewModelVersion {
+        file_path: relative,
         format: ext.to_string(),
-        triangles,
-        size_mm: size,
-        volume_mm3: volume,
-    })
+        sha256: sha,
+        size_bytes: bytes.len() as i64,
+        created_by: by,
+    };
+    Ok(StoredFile { version, triangles, size, volume })
+}
+
+/// A number no other temporary file of this process has used.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A display name from an uploaded file name: no directories, no extension, no control characters,
@@ -135,9 +167,7 @@ pub async fn store_thumbnail(data_dir: &Path, sha256: &str, png: &[u8]) -> std::
     tokio::fs::create_dir_all(data_dir.join("thumbnails")).await?;
     // A name of its own per write: several pages may draw the same thumbnail at once (six printers
     // printing copies of one model), and a shared temporary name made the later rename fail.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = data_dir.join(format!("thumbnails/.{sha256}.{n}.png.part"));
+    let tmp = data_dir.join(format!("thumbnails/.{sha256}.{}.png.part", unique()));
     tokio::fs::write(&tmp, png).await?;
     tokio::fs::rename(&tmp, &path).await
 }

@@ -78,7 +78,9 @@ async fn health_api_pages_and_static_files() {
     assert!(html.contains("Babbage"));
     assert!(html.contains("/pkg/printfarm.wasm"), "the page loads the hydration bundle by its real name");
 
-    for path in ["/queue", "/create", "/library", "/printers", "/settings", "/login", "/jobs/7", "/printers/2"] {
+    for path in
+        ["/queue", "/create", "/library", "/printers", "/settings", "/login", "/jobs/7", "/printers/2", "/editor/7"]
+    {
         assert_eq!(http.get(server.url(path)).send().await.unwrap().status(), 200, "{path}");
     }
     let missing = http.get(server.url("/no/such/page")).send().await.unwrap();

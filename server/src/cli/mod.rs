@@ -73,9 +73,18 @@ pub struct Pending {
 }
 
 /// Runs the parsed command line to completion.
+/// Stack per runtime worker thread (see [`run`]).
+pub const RENDER_STACK_BYTES: usize = 16 << 20;
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut flags = Overrides { config_file: cli.config, data_dir: cli.data_dir, ..Default::default() };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // Server-side rendering walks Leptos's deeply nested view types recursively; in a debug build the
+    // editor page needs more than tokio's 2 MiB default stack per worker.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(RENDER_STACK_BYTES)
+        .build()
+        .context("cannot start the async runtime")?;
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { listen } => {
             flags.listen = listen;

@@ -2,7 +2,6 @@
 //! version (the original is never touched), what the farm can print with, a real slice for the
 //! estimate, and submitting through the farm's own job submission.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use app::api::editor::{
@@ -10,15 +9,13 @@ use app::api::editor::{
     SavedVersion, SentToPrint, SharedEditorDesk,
 };
 use leptos::prelude::provide_context;
-use mesh::io::{Format, Limits};
-use sha2::{Digest, Sha256};
+use mesh::io::Limits;
 use tokio::sync::Semaphore;
 
-use crate::db::{DbError, JobRecord, JobState, NewModelVersion, PrinterRecord};
+use crate::db::{DbError, JobRecord, JobState, PrinterRecord};
 use crate::farm::dispatch::{self, JobError, Submission};
 use crate::farm::profiles;
 use crate::http::AppState;
-use crate::library::MAX_MODEL_BYTES;
 
 /// The bed assumed when the farm has no printers: x, y, z mm.
 const DEFAULT_BED: [f64; 3] = [220.0, 220.0, 250.0];
@@ -161,52 +158,6 @@ fn default_printer() -> PrinterRecord {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses an edited plate and stores the file under its hash (temporary name, then rename).
-/// Returns what to record: the new version's file and its geometry.
-async fn store_file(data_dir: &Path, bytes: Vec<u8>) -> Result<(NewModelVersion, i64, [f64; 3], f64), String> {
-    if bytes.len() > MAX_MODEL_BYTES {
-        return Err(format!("the edited model is {} MB; models may be at most 256 MB", bytes.len() >> 20));
-    }
-    let (bytes, triangles, size, volume) = tokio::task::spawn_blocking(move || {
-        let model = mesh::io::read_as(&bytes, Format::ThreeMf, &Limits::default())
-            .map_err(|e| format!("the edited model cannot be read back: {e}"))?;
-        let bb = model.bounding_box().ok_or("the edited plate is empty")?;
-        let size = [0, 1, 2].map(|i| f64::from(bb.max[i] - bb.min[i]));
-        let volume: f64 = model.objects.iter().map(|o| o.placed_mesh().signed_volume().abs()).sum();
-        Ok::<_, String>((bytes, model.triangle_count() as i64, size, volume))
-    })
-    .await
-    .map_err(|e| format!("the server stopped while reading the model: {e}"))??;
-    let sha = hex(&Sha256::digest(&bytes));
-    let relative = format!("models/{sha}.3mf");
-    let path = data_dir.join(&relative);
-    if !path.exists() {
-        let io = |e: std::io::Error| {
-            tracing::error!("storing an edited model: {e}");
-            "the file could not be stored".to_string()
-        };
-        tokio::fs::create_dir_all(data_dir.join("models")).await.map_err(io)?;
-        // A temporary name of its own per save, so two saves of the same plate never collide.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = data_dir.join(format!("models/.{sha}.{n}.3mf.part"));
-        tokio::fs::write(&tmp, &bytes).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
-    }
-    let version = NewModelVersion {
-        file_path: relative,
-        format: "3mf".into(),
-        sha256: sha,
-        size_bytes: bytes.len() as i64,
-        created_by: None,
-    };
-    Ok((version, triangles, size, volume))
-}
-
 impl EditorDesk for Desk {
     fn open(&self, version: i64) -> app::api::editor::BoxFuture<'_, OpenedModel> {
         Box::pin(async move {
@@ -217,11 +168,17 @@ impl EditorDesk for Desk {
 
     fn save(&self, version: i64, file_3mf: Vec<u8>) -> app::api::editor::BoxFuture<'_, SavedVersion> {
         Box::pin(async move {
-            let parent = self.state.db.models().version(version).await.map_err(db_words)?;
-            let (new, triangles, size, volume) = store_file(self.state.farm.data_dir(), file_3mf).await?;
-            let models = self.state.db.models();
-            let (id, number) = models.add_version(parent.model_id, parent.id, &new).await.map_err(db_words)?;
-            models.set_geometry(id, triangles, size, volume).await.map_err(db_words)?;
+            let (id, number) =
+                crate::library::store_version(&self.state.db, self.state.farm.data_dir(), version, file_3mf, None)
+                    .await
+                    .map_err(|e| match e {
+                        crate::library::LibraryError::Db(e) => db_words(e),
+                        crate::library::LibraryError::Io(e) => {
+                            tracing::error!("storing an edited model: {e}");
+                            "The edited model could not be stored. Try saving again.".to_string()
+                        }
+                        other => format!("The edited model could not be saved: {other}."),
+                    })?;
             Ok(SavedVersion { version_id: id, version: number })
         })
     }
