@@ -271,6 +271,19 @@ test('a part pushed off the bed is shown in red and the check says what to do', 
   await page.close();
 });
 
+test('the Library\'s Print button (?print=1) opens the send-to-print panel once the model is in view', async () => {
+  const upload = await fetch(`${server.url}/api/v1/models?name=cube.stl`, { method: 'POST', body: cubeStl(20) });
+  const { version_id: version } = await upload.json();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/editor/${version}?print=1`);
+  await page.waitForSelector('[data-testid="editor"][data-ready="true"]', { timeout: 30_000 });
+  await page.getByTestId('print-panel').waitFor({ timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 /** A binary STL of a closed cube with edge `e` mm. */
 function cubeStl(e) {
   const v = [[0, 0, 0], [e, 0, 0], [e, e, 0], [0, e, 0], [0, 0, e], [e, 0, e], [e, e, e], [0, e, e]];

@@ -17,7 +17,7 @@ mod browser;
 
 use glam::Vec3;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::editor::{base64_encode, save_edited_model};
 use scene::{Check, Keep, AXES};
@@ -216,6 +216,19 @@ pub fn EditorPage() -> impl IntoView {
             print_open.set(true);
         }
     };
+
+    // `?print=1` (the Library's "Print" button) opens the send-to-print panel once the model is in view.
+    let asked_to_print = use_query_map().with_untracked(|q| q.get("print").is_some_and(|v| v == "1"));
+    Effect::new(move |opened: Option<bool>| {
+        if opened == Some(true) {
+            return true;
+        }
+        let ready = ui.with(|u| u.ready && !u.parts.is_empty());
+        if asked_to_print && ready {
+            print_open.set(true);
+        }
+        asked_to_print && ready
+    });
 
     let selected = move || ui.with(|u| u.selected.clone());
     let has_selection = move || ui.with(|u| u.selected.is_some());
