@@ -451,9 +451,7 @@ async fn reorder_job(
         None => (None, r.priority),
     };
     let job = state.db.jobs().get(id).await?;
-    state.db.jobs().set_queue_position(id, pos.or(job.queue_pos), priority).await?;
-    state.farm.broadcast(app::wire::FarmEvent::Queue);
-    state.farm.wake();
+    dispatch::place_in_queue(&state.farm, id, pos.or(job.queue_pos), priority).await?;
     Ok(Json(state.db.jobs().get(id).await?).into_response())
 }
 

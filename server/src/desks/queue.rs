@@ -11,7 +11,7 @@ use app::api::queue::{
     b64_encode, DeskFuture, JobDetail, JobEvent, PreviewData, PreviewRole, PrinterName, QueueDesk, QueueJob,
     QueueSnapshot, SharedQueueDesk,
 };
-use app::wire::{FarmEvent, PrinterView};
+use app::wire::PrinterView;
 use chrono::Utc;
 use leptos::prelude::provide_context;
 use slicer::preview::{Preview, PreviewLayer, PreviewPath};
@@ -298,10 +298,7 @@ impl Desk {
         let lo = a.as_ref().filter(|a| a.priority == priority).map(order_key);
         let hi = b.as_ref().filter(|b| b.priority == priority).map(order_key);
         let Some(key) = key_between(lo, hi) else { return Ok(text::MOVED.into()) };
-        // The same repository call, event and wake-up as `PATCH /api/v1/jobs/{id}`.
-        db.jobs().set_queue_position(id, Some(key), Some(priority)).await.map_err(db_error)?;
-        self.state.farm.broadcast(FarmEvent::Queue);
-        self.state.farm.wake();
+        dispatch::place_in_queue(&self.state.farm, id, Some(key), Some(priority)).await.map_err(db_error)?;
         // Fair shares can keep a job behind another person's: say so rather than pretend it moved.
         let order: Vec<i64> =
             dispatch::forecast(&self.state.farm).await.map_err(db_error)?.into_iter().map(|e| e.job.id).collect();

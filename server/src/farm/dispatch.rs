@@ -694,6 +694,15 @@ pub struct QueueEntry {
     pub sliced: bool,
 }
 
+/// Moves a waiting job to `pos` in the queue (and to `priority`, if given), tells every page and wakes
+/// the dispatcher. The REST reorder and the Queue page's drag and buttons both come through here.
+pub async fn place_in_queue(farm: &Farm, id: i64, pos: Option<f64>, priority: Option<i64>) -> Result<(), DbError> {
+    farm.db().jobs().set_queue_position(id, pos, priority).await?;
+    farm.broadcast(FarmEvent::Queue);
+    farm.wake();
+    Ok(())
+}
+
 /// A computed queue forecast and the queue event count it started from.
 pub(crate) struct CachedForecast {
     epoch: u64,
