@@ -217,6 +217,20 @@ pub fn settled_changes(live: LiveFarm) -> RwSignal<u64> {
     out
 }
 
+/// The job whose "Cancel this job?" question is open, shared by the page so that a redrawn row still
+/// shows it, and so the live refresh waits while it is open.
+#[derive(Clone, Copy)]
+pub struct OpenQuestion(pub RwSignal<Option<i64>>);
+
+impl OpenQuestion {
+    /// Makes one for this page and shares it with the rows below.
+    pub fn provide() -> Self {
+        let open = Self(RwSignal::new(None));
+        provide_context(open);
+        open
+    }
+}
+
 /// A message shown after an action: what happened, or why it could not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -255,14 +269,20 @@ pub fn JobButtons(
     #[prop(into)] refresh: Callback<Option<String>>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
-    let confirming = RwSignal::new(false);
     let id = job.id;
+    let question = use_context::<OpenQuestion>().map_or_else(|| RwSignal::new(None), |q| q.0);
+    let confirming = move || question.get() == Some(id);
+    let close = move || {
+        if question.get_untracked() == Some(id) {
+            question.set(None);
+        }
+    };
     let run = move |action: &'static str| {
         busy.set(true);
         leptos::task::spawn_local(async move {
             let result = job_act(id, action.to_string()).await;
             busy.set(false);
-            confirming.set(false);
+            close();
             match result {
                 Ok(m) => notice.set(Some(Notice { error: false, text: m, job: None })),
                 Err(e) => notice.set(Some(Notice { error: true, text: error_text(e), job: None })),
@@ -357,10 +377,10 @@ pub fn JobButtons(
     let cancel = (!job.is_finished()).then(|| {
         view! {
             <Show
-                when=move || confirming.get()
+                when=confirming
                 fallback=move || {
                     view! {
-                        <button class="act danger" data-action="cancel" disabled=move || busy.get() on:click=move |_| confirming.set(true)>
+                        <button class="act danger" data-action="cancel" disabled=move || busy.get() on:click=move |_| question.set(Some(id))>
                             {text::CANCEL}
                         </button>
                     }
@@ -369,7 +389,7 @@ pub fn JobButtons(
                 <button class="act danger" data-action="confirm-cancel" disabled=move || busy.get() on:click=move |_| run("cancel")>
                     {text::CONFIRM_CANCEL}
                 </button>
-                <button class="act" data-action="keep" on:click=move |_| confirming.set(false)>
+                <button class="act" data-action="keep" on:click=move |_| close()>
                     {text::KEEP}
                 </button>
             </Show>
@@ -408,11 +428,14 @@ pub fn QueuePage() -> impl IntoView {
     let live = expect_context::<LiveFarm>();
     let changes = settled_changes(live);
     let drag = RwSignal::new(None::<Drag>);
-    // While a row is dragged the list holds still, whatever arrives; letting go refreshes it.
+    let question = OpenQuestion::provide();
+    // While a row is dragged, or someone is answering "cancel this job?", the list holds still whatever
+    // arrives (redrawing would take the button from under their finger); afterwards it catches up.
     let key = Memo::new(move |prev: Option<&u64>| {
         let now = changes.get();
+        let holding = question.0.with(Option::is_some);
         match prev {
-            Some(prev) if drag.with_untracked(Option::is_some) => *prev,
+            Some(prev) if holding || drag.with_untracked(Option::is_some) => *prev,
             _ => now,
         }
     });
