@@ -4,14 +4,37 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const artifacts = resolve('end2end/artifacts');
 
+/** The admin every test server is set up with (through the first-run endpoint, as a person would). */
+export const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
+
+// Browsers keep cookies per host, not per port: each server gets its own loopback address
+// (127.0.0.2, .3, …) so that two servers in one test do not sign each other out.
+let nextHost = 2;
+
+/** Every API call of a test carries the admin's key unless it brings its own credentials. */
+const serverKeys = new Map();
+const realFetch = globalThis.fetch;
+globalThis.fetch = (input, init = {}) => {
+  const url = typeof input === 'string' ? input : input.url;
+  const origin = (() => { try { return new URL(url).origin; } catch { return ''; } })();
+  const key = serverKeys.get(origin);
+  const headers = new Headers(init.headers ?? {});
+  if (key && !headers.has('x-api-key') && !headers.has('authorization') && !headers.has('cookie')) {
+    headers.set('x-api-key', key);
+  }
+  return realFetch(input, { ...init, headers });
+};
+
 export async function startServer(env = {}) {
   const bin = process.env.SERVER_BIN ?? resolve('target/debug/printfarm');
   const dataDir = mkdtempSync(join(tmpdir(), 'printfarm-e2e-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const host = `127.0.0.${nextHost++}`;
+  const child = spawn(bin, ['serve', '--listen', `${host}:0`, '--data-dir', dataDir], {
     env: {
       ...process.env,
       PRINTFARM_SITE_ROOT: process.env.SITE_ROOT ?? resolve('target/site'),
@@ -33,9 +56,24 @@ export async function startServer(env = {}) {
     });
     child.on('exit', (code) => fail(new Error(`server exited with ${code}:\n${log}`)));
   });
+  const url = `http://${address}`;
+  const session = await setUp(url);
+  const key = await newKey(url, session);
+  serverKeys.set(url, key);
   return {
-    url: `http://${address}`,
+    url,
+    key,
+    session,
     log: () => log,
+    /** An API key of `username` (made with `role` if they do not exist yet). */
+    async keyFor(username, role = 'maker') {
+      return userKey(url, key, username, role);
+    },
+    /** Signs the browser context in as the admin (or as `username`, made with `role` if needed). */
+    async signIn(context, username, role = 'maker') {
+      const cookie = username ? await userSession(url, key, username, role) : session;
+      await context.addCookies([{ name: 'printfarm_session', value: cookie, url }]);
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((ok) => child.on('exit', ok));
@@ -45,6 +83,67 @@ export async function startServer(env = {}) {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The value of the session cookie in a sign-in answer. */
+function sessionOf(res) {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('printfarm_session='));
+  assert(set, `no session cookie (${res.status})`);
+  return set.split(';')[0].split('=')[1];
+}
+
+async function setUp(url) {
+  const res = await realFetch(`${url}/api/v1/auth/setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  if (res.status !== 201) throw new Error(`first-run setup: ${res.status} ${await res.text()}`);
+  return sessionOf(res);
+}
+
+async function newKey(url, session, body = { name: 'end-to-end tests' }) {
+  const res = await realFetch(`${url}/api/v1/api-keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: `printfarm_session=${session}`, origin: url },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`API key: ${res.status} ${await res.text()}`);
+  return (await res.json()).key;
+}
+
+/** Makes `username` with `role` (unless they exist); returns their id. */
+async function ensureUser(url, adminKey, username, role) {
+  const headers = { 'content-type': 'application/json', 'x-api-key': adminKey };
+  const res = await realFetch(`${url}/api/v1/users`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ username, role, password: `${username}-password` }),
+  });
+  if (res.status !== 201 && res.status !== 400) throw new Error(`user ${username}: ${res.status} ${await res.text()}`);
+  const users = await (await realFetch(`${url}/api/v1/users`, { headers })).json();
+  return users.find((u) => u.username === username).id;
+}
+
+async function userKey(url, adminKey, username, role) {
+  const id = await ensureUser(url, adminKey, username, role);
+  const res = await realFetch(`${url}/api/v1/api-keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': adminKey },
+    body: JSON.stringify({ name: 'end-to-end tests', user_id: id }),
+  });
+  if (res.status !== 201) throw new Error(`API key for ${username}: ${res.status} ${await res.text()}`);
+  return (await res.json()).key;
+}
+
+async function userSession(url, adminKey, username, role) {
+  await ensureUser(url, adminKey, username, role);
+  const res = await realFetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username}-password` }),
+  });
+  return sessionOf(res);
 }
 
 export async function launchBrowser() {

@@ -62,8 +62,9 @@ pub fn use_kiosk() -> Option<Kiosk> {
     use_context::<Option<Kiosk>>().flatten()
 }
 
-/// Starts the kiosk over after `idle_s` seconds without a touch, key or pointer move: back to a blank
-/// Create page with a full reload, so nothing the last person typed stays on screen.
+/// Starts the kiosk over after `idle_s` seconds without a touch, key or pointer move: signs out whoever
+/// signed in with a PIN and goes back to a blank Create page with a full reload, so nothing the last
+/// person typed stays on screen.
 pub fn watch_inactivity(kiosk: Kiosk) {
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -103,7 +104,14 @@ mod browser {
                     location.pathname().is_ok_and(|p| p == "/create") && location.search().is_ok_and(|s| s.is_empty());
                 // A blank Create page that nobody touched is already a fresh start.
                 let untouched = fresh && document().query_selector("[data-kiosk-dirty]").ok().flatten().is_none();
-                if !untouched {
+                // Whoever signed in with their PIN is signed out, so the next person cannot print as them.
+                let someone_in = document().query_selector("[data-quick=\"true\"]").ok().flatten().is_some();
+                if someone_in {
+                    leptos::task::spawn_local(async move {
+                        let _ = crate::auth::sign_out().await;
+                        let _ = window().location().assign("/create");
+                    });
+                } else if !untouched {
                     let _ = location.assign("/create");
                 }
                 last.set(js_sys::Date::now());

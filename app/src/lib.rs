@@ -17,6 +17,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 pub mod components;
 pub mod kiosk;
 pub mod live;
@@ -34,8 +35,8 @@ use leptos_router::{
 
 use crate::components::nav::NavBar;
 use crate::pages::{
-    create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, placeholder::*,
-    printer::PrinterPage, printers::PrintersPage, queue::QueuePage, settings::SettingsPage,
+    create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, login::LoginPage,
+    placeholder::*, printer::PrinterPage, printers::PrintersPage, queue::QueuePage, settings::SettingsPage,
 };
 
 /// The full HTML document the server renders around [`App`].
@@ -95,6 +96,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/printers/:id") view=|| not_at_kiosk(PrinterPage)/>
                         <Route path=path!("/settings") view=|| not_at_kiosk(SettingsPage)/>
                         <Route path=path!("/login") view=LoginPage/>
+                        <Route path=path!("/setup") view=LoginPage/>
                     </Routes>
                 </main>
             </div>

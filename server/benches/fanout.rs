@@ -29,6 +29,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use app::wire::{FarmEvent, PrinterStateView, PrinterView, TempView};
 use futures::StreamExt;
@@ -97,6 +98,8 @@ struct ClientResult {
 
 struct Server {
     addr: SocketAddr,
+    /// An admin's API key: the event stream needs a signed-in caller.
+    key: String,
     farm: Farm,
     db: Db,
     shutdown: CancellationToken,
@@ -123,11 +126,14 @@ async fn start_server(data_dir: &Path) -> anyhow::Result<Server> {
         shutdown.clone(),
     )
     .await?;
-    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone() };
+    let auth = server::auth::Auth::new(db.clone()).await?;
+    let admin = auth.create_user("bench", "", server::db::Role::Admin, Some("bench-password"), None).await?;
+    let (_, key) = auth.create_key(&admin, "fanout bench", None).await?;
+    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone(), auth };
     let serve = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let handle = tokio::spawn(async move { serve.await });
-    Ok(Server { addr, farm, db, shutdown, handle })
+    Ok(Server { addr, key, farm, db, shutdown, handle })
 }
 
 fn template(id: u32) -> PrinterView {
@@ -192,6 +198,7 @@ fn probe(text: &str) -> Option<(u64, u64)> {
 
 async fn client(
     url: String,
+    key: String,
     total: u64,
     connect: Arc<Semaphore>,
     ready: Arc<AtomicUsize>,
@@ -199,7 +206,9 @@ async fn client(
 ) -> ClientResult {
     let mut result = ClientResult { lags_us: Vec::with_capacity(total as usize), ..Default::default() };
     let permit = connect.acquire_owned().await;
-    let mut ws = match tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async(&url)).await {
+    let mut request = url.as_str().into_client_request().expect("a valid URL");
+    request.headers_mut().insert("x-api-key", key.parse().expect("keys are header-safe"));
+    let mut ws = match tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async(request)).await {
         Ok(Ok((ws, _))) => ws,
         Ok(Err(e)) => {
             result.error = Some(format!("connect: {e}"));
@@ -387,7 +396,16 @@ fn main() {
     let stop = CancellationToken::new();
     let connect = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let clients: Vec<_> = (0..params.clients)
-        .map(|_| client_rt.spawn(client(url.clone(), total, connect.clone(), ready.clone(), stop.clone())))
+        .map(|_| {
+            client_rt.spawn(client(
+                url.clone(),
+                server.key.clone(),
+                total,
+                connect.clone(),
+                ready.clone(),
+                stop.clone(),
+            ))
+        })
         .collect();
     let connect_deadline = Instant::now() + Duration::from_secs(60);
     while ready.load(Ordering::SeqCst) < params.clients

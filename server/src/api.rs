@@ -2,19 +2,19 @@
 //! change, bed cleared, spool), materials and spools, statistics, maintenance, notifications, farm
 //! settings and time windows. JSON in and out; errors are `{"error": "a sentence"}` with a 4xx/5xx.
 //!
-//! Who is acting: until accounts and sessions land, a request names its user with the
-//! `X-Printfarm-User` header (a username); jobs are owned by that user and approvals recorded in their
-//! name. Role checks belong with sign-in and are not enforced here yet.
+//! Who is acting comes from [`crate::auth`] (API key or session); each route's least role is in
+//! `auth::policy`, and handlers check what depends on the thing (whose job it is, whose class).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::Caller;
 use crate::db::{DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
 use crate::farm::dispatch::{self, seconds, JobError, Submission};
 use crate::farm::{job_view, windows};
@@ -80,13 +80,9 @@ async fn audit_changes(
     let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
     let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
     let path = req.uri().path().to_string();
-    let user = req.headers().get("x-printfarm-user").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let actor_id = req.extensions().get::<Caller>().map(|c| c.user_id);
     let response = next.run(req).await;
     if response.status().is_success() {
-        let actor_id = match user {
-            Some(name) => state.db.users().by_username(name.trim()).await.ok().flatten().map(|u| u.id),
-            None => None,
-        };
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let action = format!("{method} {}", route.unwrap_or_else(|| path.clone()));
         let entry = crate::db::AuditEntry {
@@ -122,6 +118,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The sentence this error tells people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A JSON body that could not be read: its own status (400, 413 too big, 415 not JSON, 422) and words.
+    fn rejected(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self { status: e.status(), message: e.body_text() }
+    }
+
     fn bad(message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
@@ -180,13 +186,15 @@ impl From<LibraryError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The acting user named by `X-Printfarm-User`, if any.
-async fn actor(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<(i64, Role)>> {
-    let Some(name) = headers.get("x-printfarm-user").and_then(|v| v.to_str().ok()) else { return Ok(None) };
-    match state.db.users().by_username(name.trim()).await? {
-        Some(u) if !u.disabled => Ok(Some((u.id, u.role))),
-        _ => Err(ApiError { status: StatusCode::UNAUTHORIZED, message: format!("there is no user {name:?}") }),
-    }
+/// The signed-in caller's id and role (the gate has already refused anyone the route does not admit).
+type Who = Option<Extension<Caller>>;
+
+async fn actor(_state: &AppState, who: &Who) -> ApiResult<Option<(i64, Role)>> {
+    Ok(who.as_ref().map(|c| (c.user_id, c.role)))
+}
+
+fn forbidden() -> ApiError {
+    ApiError { status: StatusCode::FORBIDDEN, message: app::auth::text::NOT_ALLOWED.into() }
 }
 
 // ---- Models -----------------------------------------------------------------------------------------
@@ -199,11 +207,11 @@ struct UploadQuery {
 /// `POST /api/v1/models?name=gear.stl` with the file as the body.
 async fn upload_model(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     Query(q): Query<UploadQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let owner = actor(&state, &headers).await?.map(|a| a.0);
+    let owner = actor(&state, &who).await?.map(|a| a.0);
     let name = q.name.unwrap_or_else(|| "model".into());
     let stored = library::store_model(&state.db, state.farm.data_dir(), &name, body.to_vec(), owner, "upload").await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -258,10 +266,10 @@ async fn job_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> Ap
 // ---- Generation -------------------------------------------------------------------------------------
 
 /// `POST /api/v1/generations`: a prompt (and options) in; queued records, a cached result, or suggestions out.
-async fn submit_generation(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn submit_generation(State(state): State<AppState>, who: Who, body: Bytes) -> ApiResult<Response> {
     let ask: GenerateRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(format!("the request is not valid JSON for a generation: {e}")))?;
-    let user = actor(&state, &headers).await?;
+    let user = actor(&state, &who).await?;
     match state.generator.submit(user, ask).await? {
         s @ Submitted::Queued { .. } => Ok((StatusCode::ACCEPTED, Json(s)).into_response()),
         s @ Submitted::Choose { .. } => Ok(Json(s).into_response()),
@@ -276,10 +284,10 @@ struct GenerationQuery {
 /// `GET /api/v1/generations`: the acting user's requests, newest first.
 async fn list_generations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     Query(q): Query<GenerationQuery>,
 ) -> ApiResult<Response> {
-    let user = actor(&state, &headers).await?.map(|(id, _)| id);
+    let user = actor(&state, &who).await?.map(|(id, _)| id);
     let list = state.db.generations().of_user(user, q.limit.unwrap_or(50).clamp(1, 500)).await?;
     Ok(Json(list).into_response())
 }
@@ -288,12 +296,8 @@ async fn get_generation(State(state): State<AppState>, Path(id): Path<i64>) -> A
     Ok(Json(state.generator.get(id).await?).into_response())
 }
 
-async fn cancel_generation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> ApiResult<Response> {
-    let user = actor(&state, &headers).await?;
+async fn cancel_generation(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
+    let user = actor(&state, &who).await?;
     Ok(Json(state.generator.cancel(id, user).await?).into_response())
 }
 
@@ -395,14 +399,19 @@ struct JobQuery {
     limit: Option<i64>,
 }
 
-async fn list_jobs(State(state): State<AppState>, Query(q): Query<JobQuery>) -> ApiResult<Response> {
+async fn list_jobs(State(state): State<AppState>, who: Who, Query(q): Query<JobQuery>) -> ApiResult<Response> {
     let mut states = Vec::new();
     for s in q.state.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
         states.push(s.trim().parse::<JobState>().map_err(|_| ApiError::bad(format!("unknown job state {s:?}")))?);
     }
+    // Makers (and kiosks) list their own jobs; the queue page shows everyone's place in line.
+    let owner = match &who {
+        Some(c) if !c.may(Role::Teacher) => Some(c.user_id),
+        _ => q.owner,
+    };
     let filter = JobFilter {
         states,
-        owner_id: q.owner,
+        owner_id: owner,
         printer_id: q.printer,
         newest_first: true,
         limit: Some(q.limit.unwrap_or(200).clamp(1, 10_000)),
@@ -412,11 +421,11 @@ async fn list_jobs(State(state): State<AppState>, Query(q): Query<JobQuery>) -> 
 
 async fn submit_job(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     body: Result<Json<Submission>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(submission) = body.map_err(|e| ApiError::bad(e.body_text()))?;
-    let owner = actor(&state, &headers).await?;
+    let Json(submission) = body.map_err(ApiError::rejected)?;
+    let owner = actor(&state, &who).await?;
     let jobs = dispatch::submit(&state.farm, &submission, owner).await?;
     Ok((StatusCode::CREATED, Json(jobs)).into_response())
 }
@@ -441,7 +450,7 @@ async fn reorder_job(
     Path(id): Path<i64>,
     body: Result<Json<Reorder>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(r) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(r) = body.map_err(ApiError::rejected)?;
     let (pos, priority) = match r.before {
         Some(other) => {
             let o = state.db.jobs().get(other).await?;
@@ -463,14 +472,40 @@ struct ActionBody {
 /// `POST /api/v1/jobs/{id}/{approve|reject|cancel|pause|resume|retry}`.
 async fn job_action(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     Path((id, action)): Path<(i64, String)>,
     body: Option<Json<ActionBody>>,
 ) -> ApiResult<Response> {
-    let who = actor(&state, &headers).await?.map(|a| a.0);
+    let caller = who.as_ref().map(|c| &c.0).ok_or_else(forbidden)?;
+    may_act_on_job(&state, caller, id, &action).await?;
+    let who = Some(caller.user_id);
     let reason = body.and_then(|b| b.0.reason);
     let job = dispatch::command(&state.farm, id, &action, who, reason.as_deref()).await?;
     Ok(Json(job).into_response())
+}
+
+/// Who may do what to a job: approve, reject, pause or resume — teachers of the owner's class (managers
+/// any job); cancel or print again — its owner, their teachers, managers.
+pub async fn may_act_on_job(state: &AppState, caller: &Caller, job: i64, action: &str) -> ApiResult<()> {
+    if caller.may(Role::Manager) {
+        return Ok(());
+    }
+    let owner = state.db.jobs().get(job).await?.owner_id;
+    let own = owner == Some(caller.user_id);
+    let teaches = match owner {
+        Some(o) if caller.role == Role::Teacher => state.db.accounts().teaches(caller.user_id, o).await?,
+        _ => false,
+    };
+    let allowed = match action {
+        "approve" | "reject" | "pause" | "resume" => teaches,
+        "cancel" | "retry" => own || teaches,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
 }
 
 /// `GET /api/v1/queue`: every waiting job in service order with its estimated start and finish.
@@ -512,7 +547,7 @@ async fn add_printer(
     State(state): State<AppState>,
     body: Result<Json<PrinterBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(p) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(p) = body.map_err(ApiError::rejected)?;
     if p.name.trim().is_empty() || p.name.len() > 80 {
         return Err(ApiError::bad("a printer needs a name of 1 to 80 characters"));
     }
@@ -634,7 +669,7 @@ async fn change_printer(
     Path(id): Path<i64>,
     body: Result<Json<PrinterChange>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(change) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(change) = body.map_err(ApiError::rejected)?;
     if let Some(profile) = &change.slicer_profile {
         slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
     }
@@ -673,9 +708,9 @@ async fn delete_printer(State(state): State<AppState>, Path(id): Path<i64>) -> A
 }
 
 /// `POST /api/v1/printers/{id}/bed-clear`: a person confirms the bed is empty.
-async fn bed_clear(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn bed_clear(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
     // Refuses unknown users; the audit layer records who it was.
-    actor(&state, &headers).await?;
+    actor(&state, &who).await?;
     state.db.printers().set_bed_clear(id, true).await?;
     state.farm.refresh_printer(id).await?;
     Ok(Json(state.db.printers().get(id).await?).into_response())
@@ -692,7 +727,7 @@ async fn load_spool(
     Path(id): Path<i64>,
     body: Result<Json<LoadSpool>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(b) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(b) = body.map_err(ApiError::rejected)?;
     if let Some(spool) = b.spool_id {
         state.db.materials().spool(spool).await?;
     }
@@ -722,7 +757,7 @@ async fn add_material(
     State(state): State<AppState>,
     body: Result<Json<MaterialBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(m) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(m) = body.map_err(ApiError::rejected)?;
     let kind = m.kind.trim().to_ascii_uppercase();
     if !["PLA", "PETG", "ABS", "ASA", "TPU", "PA", "PC", "OTHER"].contains(&kind.as_str()) {
         return Err(ApiError::bad("kind must be PLA, PETG, ABS, ASA, TPU, PA, PC or OTHER"));
@@ -745,7 +780,7 @@ async fn add_spool(
     State(state): State<AppState>,
     body: Result<Json<NewSpool>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(s) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(s) = body.map_err(ApiError::rejected)?;
     if s.colour_name.trim().is_empty()
         || s.initial_g.is_nan()
         || s.initial_g <= 0.0
@@ -768,7 +803,7 @@ async fn weigh_spool(
     Path(id): Path<i64>,
     body: Result<Json<Weigh>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(w) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(w) = body.map_err(ApiError::rejected)?;
     if !w.remaining_g.is_finite() || w.remaining_g < 0.0 {
         return Err(ApiError::bad("remaining_g must be 0 or more"));
     }
@@ -808,7 +843,7 @@ async fn add_group(
     State(state): State<AppState>,
     body: Result<Json<GroupBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(g) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(g) = body.map_err(ApiError::rejected)?;
     let name = g.name.trim();
     if name.is_empty() || name.len() > 80 {
         return Err(ApiError::bad("a group needs a name of 1 to 80 characters"));
@@ -864,7 +899,7 @@ async fn add_maintenance(
     Path(id): Path<i64>,
     body: Result<Json<MaintenanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(m) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(m) = body.map_err(ApiError::rejected)?;
     if m.name.trim().is_empty() || m.every_hours.is_nan() || m.every_hours <= 0.0 {
         return Err(ApiError::bad("a maintenance task needs a name and an interval above 0 hours"));
     }
@@ -906,7 +941,7 @@ async fn change_settings(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Map<String, Value>>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(map) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(map) = body.map_err(ApiError::rejected)?;
     for (key, value) in &map {
         let ok = match key.as_str() {
             "max_heating" => value.is_null() || value.as_u64().is_some_and(|n| n >= 1),
@@ -951,7 +986,7 @@ async fn add_window(
     State(state): State<AppState>,
     body: Result<Json<FarmWindow>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(w) = body.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Json(w) = body.map_err(ApiError::rejected)?;
     if !["quiet", "overnight", "maintenance"].contains(&w.kind.as_str()) {
         return Err(ApiError::bad("kind must be quiet, overnight or maintenance"));
     }

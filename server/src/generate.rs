@@ -855,9 +855,10 @@ impl app::api::GenerationDesk for Generator {
         template: Option<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::CreateOutcome, String>> + Send + '_>>
     {
+        let user = crate::auth::current().map(|c| (c.user_id, c.role));
         Box::pin(async move {
             let ask = GenerateRequest { prompt, template, ..GenerateRequest::default() };
-            match self.submit(None, ask).await.map_err(|e| e.to_string())? {
+            match self.submit(user, ask).await.map_err(|e| e.to_string())? {
                 Submitted::Queued { generations } => Ok(app::wire::CreateOutcome::Started {
                     generations: generations.iter().map(generation_view).collect(),
                 }),

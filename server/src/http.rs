@@ -38,6 +38,8 @@ pub struct AppState {
     pub generator: crate::generate::Generator,
     /// Cancelled on SIGTERM/Ctrl-C so long-lived connections (the event stream) end promptly.
     pub shutdown: CancellationToken,
+    /// Accounts: sign-in, sessions, API keys.
+    pub auth: crate::auth::Auth,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         provide_context(desk.clone());
         crate::desks::provide_all(&desks_state);
     };
+    // Every route that the access table in auth::policy governs.
+    let api = Router::new()
+        .route("/api/v1/printers", get(list_printers))
+        .route("/api/v1/events", get(events))
+        .merge(crate::api::routes(state.clone()))
+        .merge(crate::auth::routes::routes())
+        .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce));
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();
     Router::new()
@@ -64,11 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::render))
         .route("/kiosk", get(kiosk_on))
         .route("/kiosk/off", get(kiosk_off))
-        .route("/api/v1/printers", get(list_printers))
-        .route("/api/v1/events", get(events))
-        .merge(crate::api::routes(state.clone()))
+        .merge(api)
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate::identify))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -226,7 +234,8 @@ pub async fn serve_on(config: Config, listener: TcpListener, shutdown: Cancellat
     )
     .await?;
     generator.reload_engine();
-    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone() };
+    let auth = crate::auth::Auth::new(db.clone()).await?;
+    let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone(), auth };
 
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())

@@ -12,11 +12,13 @@
 //! - [`generate`]: text-to-3D as a service — blocklist, quotas, cache, fair queue, batched Shap-E worker.
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
+//! - [`auth`]: accounts — sign-in, sessions, API keys, kiosk PINs, CSRF and the per-route role table.
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -51,11 +51,11 @@ fn serve_stops_cleanly_on_sigterm_and_state_persists() {
 }
 
 #[test]
-fn unfinished_commands_and_bad_config_fail_with_a_message() {
+fn incomplete_commands_and_bad_config_fail_with_a_message() {
     let out = Command::new(BIN).args(["admin", "create"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build yet") && err.contains("#9"), "{err}");
+    assert!(err.contains("--username") && err.contains("--password-stdin"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("printfarm.toml");

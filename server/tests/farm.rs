@@ -25,7 +25,7 @@ async fn jobs_from_several_users_go_to_the_right_printers_and_survive_a_failure(
     let (_sd, pd) = sim(Faults::default());
     let s = start(dir.path()).await;
 
-    let mut events = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/events", s.addr)).await.unwrap().0;
+    let mut events = s.events().await;
 
     let pla = s.post("/api/v1/materials", None, json!({ "name": "PLA", "kind": "PLA", "cost_per_kg": 20.0 })).await;
     let petg = s.post("/api/v1/materials", None, json!({ "name": "PETG", "kind": "PETG", "cost_per_kg": 25.0 })).await;
@@ -35,12 +35,14 @@ async fn jobs_from_several_users_go_to_the_right_printers_and_survive_a_failure(
     let c = add_printer(&s, "C", &pc, [220.0, 220.0, 250.0], 0.4, &["room 2"], pla, "Red").await;
     let d = add_printer(&s, "D", &pd, [300.0, 300.0, 400.0], 0.6, &["large"], pla, "Red").await;
 
-    let client = reqwest::Client::new();
+    let client = s.http.clone();
+    let alice_key = s.key("alice").await;
     let upload = |name: &'static str, size: [f32; 3]| {
         let client = client.clone();
+        let alice_key = alice_key.clone();
         let url = s.url(&format!("/api/v1/models?name={name}"));
         async move {
-            let r = client.post(url).header("X-Printfarm-User", "alice").body(stl(size)).send().await.unwrap();
+            let r = client.post(url).header("x-api-key", alice_key).body(stl(size)).send().await.unwrap();
             assert_eq!(r.status(), 201);
             r.json::<Value>().await.unwrap()["version_id"].as_i64().unwrap()
         }

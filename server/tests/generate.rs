@@ -65,10 +65,11 @@ async fn a_prompt_becomes_a_printable_model_in_the_library() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
     // It is listed among bob's generations, not alice's.
-    let mine = s.http.get(s.url("/api/v1/generations")).header("X-Printfarm-User", "bob").send().await.unwrap();
+    let mine = s.http.get(s.url("/api/v1/generations")).header("x-api-key", s.key("bob").await).send().await.unwrap();
     let mine: Vec<Value> = mine.json().await.unwrap();
     assert_eq!(mine.len(), 1);
-    let theirs = s.http.get(s.url("/api/v1/generations")).header("X-Printfarm-User", "alice").send().await.unwrap();
+    let theirs =
+        s.http.get(s.url("/api/v1/generations")).header("x-api-key", s.key("alice").await).send().await.unwrap();
     assert!(theirs.json::<Vec<Value>>().await.unwrap().is_empty());
     s.stop().await;
 }
@@ -194,6 +195,17 @@ async fn progress_streams_as_server_sent_events_until_done() {
 async fn only_the_asker_or_a_teacher_can_cancel() {
     let dir = tempfile::tempdir().unwrap();
     users(dir.path()).await;
+    let db = Db::open(dir.path()).await.unwrap();
+    db.users()
+        .insert(&server::db::NewUser {
+            username: "dave".into(),
+            display_name: "Dave".into(),
+            role: server::db::Role::Maker,
+            password_hash: None,
+        })
+        .await
+        .unwrap();
+    db.close().await;
     // Queue a request behind the server's back so it is still queued when we cancel (no worker yet).
     let db = Db::open(dir.path()).await.unwrap();
     let bob = db.users().by_username("bob").await.unwrap().unwrap().id;
@@ -216,8 +228,8 @@ async fn only_the_asker_or_a_teacher_can_cancel() {
     db.close().await;
     let s = start(dir.path()).await;
     let path = format!("/api/v1/generations/{}/cancel", ids[0]);
-    let (status, body) = s.send(reqwest::Method::POST, &path, None, json!({})).await;
-    assert_eq!(status, 403, "{body}");
+    let (status, body) = s.send(reqwest::Method::POST, &path, Some("dave"), json!({})).await;
+    assert_eq!(status, 403, "another maker may not: {body}");
     let (status, body) = s.send(reqwest::Method::POST, &path, Some("bob"), json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "cancelled");

@@ -1,5 +1,7 @@
 //! The whole server in-process: real SQLite file, real HTTP and WebSocket on a loopback port.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +19,9 @@ struct Running {
     addr: SocketAddr,
     shutdown: CancellationToken,
     handle: JoinHandle<Result<(), ServeError>>,
+    /// Signed in as the test's admin (an API key).
+    http: reqwest::Client,
+    key: String,
 }
 
 impl Running {
@@ -47,16 +52,17 @@ async fn start(data_dir: &Path, printers: u32) -> Running {
         log: "warn".into(),
         demo: DemoConfig { enabled: true, printers, speed: 300.0 },
     };
+    let key = common::admin_key(data_dir).await;
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(serve_on(config, listener, shutdown.clone()));
-    Running { addr, shutdown, handle }
+    Running { addr, shutdown, handle, http: common::client_with(&key), key }
 }
 
 #[tokio::test]
 async fn health_api_pages_and_static_files() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), 3).await;
-    let http = reqwest::Client::new();
+    let http = server.http.clone();
 
     let health = http.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -107,7 +113,7 @@ async fn next(ws: &mut Socket) -> Option<FarmEvent> {
 async fn event_stream_sends_a_snapshot_then_live_changes_and_closes_on_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), 2).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/events", server.addr)).await.unwrap();
+    let mut ws = common::events_at(server.addr, &server.key).await;
 
     match next(&mut ws).await {
         Some(FarmEvent::Snapshot { printers }) => assert_eq!(printers.len(), 2),
@@ -145,11 +151,13 @@ async fn event_stream_sends_a_snapshot_then_live_changes_and_closes_on_shutdown(
 async fn restart_keeps_the_farm_and_does_not_duplicate_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let first = start(dir.path(), 4).await;
-    let before: Vec<PrinterView> = reqwest::get(first.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
+    let before: Vec<PrinterView> =
+        first.http.get(first.url("/api/v1/printers")).send().await.unwrap().json().await.unwrap();
     first.stop().await;
 
     let second = start(dir.path(), 4).await;
-    let after: Vec<PrinterView> = reqwest::get(second.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
+    let after: Vec<PrinterView> =
+        second.http.get(second.url("/api/v1/printers")).send().await.unwrap().json().await.unwrap();
     assert_eq!(
         before.iter().map(|p| (p.id, &p.name)).collect::<Vec<_>>(),
         after.iter().map(|p| (p.id, &p.name)).collect::<Vec<_>>()
@@ -199,7 +207,8 @@ async fn a_configured_marlin_printer_shows_its_live_status() {
     let server = start(dir.path(), 0).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let printer = loop {
-        let list: Vec<PrinterView> = reqwest::get(server.url("/api/v1/printers")).await.unwrap().json().await.unwrap();
+        let list: Vec<PrinterView> =
+            server.http.get(server.url("/api/v1/printers")).send().await.unwrap().json().await.unwrap();
         assert_eq!(list.len(), 1, "no demo printers next to a configured one");
         if list[0].state == app::wire::PrinterStateView::Idle {
             break list[0].clone();
@@ -216,7 +225,7 @@ async fn a_configured_marlin_printer_shows_its_live_status() {
 async fn readiness_and_prometheus_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), 2).await;
-    let http = reqwest::Client::new();
+    let http = server.http.clone();
     let ready = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["ready"], true);

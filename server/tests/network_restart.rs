@@ -24,11 +24,12 @@ struct Farm {
 }
 
 impl Farm {
-    fn start() -> Self {
+    async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let key = common::admin_key(dir.path()).await;
         let port = free_port();
         let server = serve_binary(dir.path(), port);
-        Farm { server, base: format!("http://127.0.0.1:{port}"), port, dir, http: reqwest::Client::new() }
+        Farm { server, base: format!("http://127.0.0.1:{port}"), port, dir, http: common::client_with(&key) }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -99,7 +100,7 @@ fn printing_transitions(job: &Value) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_print_on_octoprint_is_picked_up_again_after_kill_9() {
     let octo = peers::octoprint::start_octoprint().await;
-    let mut farm = Farm::start();
+    let mut farm = Farm::start().await;
     // Found by asking the host (it does not announce itself on loopback), then added with its key.
     let discover = format!("/api/v1/printers/discover?mdns_ms=0&probe=false&host={}", octo.base);
     let found = farm.get(&discover).await;
@@ -131,7 +132,7 @@ async fn a_print_on_moonraker_is_picked_up_again_after_kill_9() {
     // About 25 s a print: long enough to outlast a restart.
     klippy.lock().unwrap().step = 0.004;
     let moonraker = peers::klippy::start_moonraker(klippy.clone(), moon_dir).await;
-    let mut farm = Farm::start();
+    let mut farm = Farm::start().await;
     farm.post(
         "/api/v1/printers",
         json!({ "name": "Voron", "driver": "moonraker", "connection": { "url": moonraker.base },

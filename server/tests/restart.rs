@@ -16,8 +16,7 @@ struct Api {
 
 impl Api {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req =
-            self.http.request(method.clone(), format!("{}{path}", self.base)).header("X-Printfarm-User", "alice");
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -45,12 +44,14 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
         .insert(&NewUser {
             username: "alice".into(),
             display_name: "Alice".into(),
-            role: Role::Teacher,
+            // Alice runs the farm: she adds the printer and sends the prints.
+            role: Role::Manager,
             password_hash: None,
         })
         .await
         .unwrap();
     db.close().await;
+    let alice_key = common::key_for(dir.path(), "alice").await;
 
     // Slow enough that the print is still running when the server is killed.
     let sim = MarlinSim::new(SimConfig { speedup: 20.0, advanced_ok: true, ..SimConfig::default() }, Faults::default());
@@ -60,7 +61,7 @@ async fn kill_9_mid_print_loses_nothing_and_starts_nothing_twice() {
 
     let port = free_port();
     let mut server = serve(dir.path(), port);
-    let api = Api { base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
+    let api = Api { base: format!("http://127.0.0.1:{port}"), http: common::client_with(&alice_key) };
     let printer = api
         .post(
             "/api/v1/printers",

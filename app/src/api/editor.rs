@@ -137,12 +137,14 @@ fn desk() -> Result<SharedEditorDesk, ServerFnError> {
 /// The model version the editor opens.
 #[server(input = Json)]
 pub async fn editor_model(version: i64) -> Result<OpenedModel, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.open(version).await.map_err(ServerFnError::new)
 }
 
 /// Saves the edited plate (a 3MF file, base64) as a new version of the model; the original stays.
 #[server(input = Json)]
 pub async fn save_edited_model(version: i64, file_3mf_base64: String) -> Result<SavedVersion, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     let bytes = base64_decode(&file_3mf_base64)
         .ok_or_else(|| ServerFnError::new("the edited model arrived damaged; try saving again"))?;
     desk()?.save(version, bytes).await.map_err(ServerFnError::new)
@@ -151,18 +153,21 @@ pub async fn save_edited_model(version: i64, file_3mf_base64: String) -> Result<
 /// Materials, colours and printer groups the farm can print with now.
 #[server(input = Json)]
 pub async fn print_options() -> Result<PrintChoices, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.options().await.map_err(ServerFnError::new)
 }
 
 /// Time, filament and cost from a real slice.
 #[server(input = Json)]
 pub async fn estimate_print(order: PrintOrder) -> Result<PrintEstimate, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.estimate(order).await.map_err(ServerFnError::new)
 }
 
 /// Sends the order to the farm's queue.
 #[server(input = Json)]
 pub async fn send_to_print(order: PrintOrder) -> Result<SentToPrint, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Maker)?;
     desk()?.send(order).await.map_err(ServerFnError::new)
 }
 

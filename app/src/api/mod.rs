@@ -32,6 +32,7 @@ pub type SharedFarmDirectory = std::sync::Arc<dyn FarmDirectory>;
 /// All printers with their latest status, for the first render of the Farm page.
 #[server]
 pub async fn farm_snapshot() -> Result<Vec<PrinterView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     let farm =
         use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
     Ok(farm.printers())
@@ -40,6 +41,7 @@ pub async fn farm_snapshot() -> Result<Vec<PrinterView>, ServerFnError> {
 /// "Bed cleared": the printer's last print is off the bed, so the farm may give it the next job.
 #[server]
 pub async fn confirm_bed_clear(printer: i64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Maker)?;
     let farm =
         use_context::<SharedFarmDirectory>().ok_or_else(|| ServerFnError::new("the farm service is not running"))?;
     farm.confirm_bed_clear(printer).await.map_err(ServerFnError::new)
@@ -74,17 +76,20 @@ fn desk() -> Result<SharedGenerationDesk, ServerFnError> {
 /// Whether the AI model can be used on this box, for the Create page.
 #[server]
 pub async fn generator_status() -> Result<CreateStatus, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     Ok(desk()?.status())
 }
 
 /// Starts making something from a prompt.
 #[server]
 pub async fn create_from_prompt(prompt: String, template: Option<String>) -> Result<CreateOutcome, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.create(prompt, template).await.map_err(ServerFnError::new)
 }
 
 /// How far a generation has got.
 #[server]
 pub async fn generation_progress(id: i64) -> Result<GenerationView, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.progress(id).await.map_err(ServerFnError::new)
 }

@@ -179,22 +179,26 @@ fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, ServerFnError
 
 #[server]
 pub async fn printer_rows() -> Result<Vec<PrinterRow>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.printers().await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn printer_info(id: i64) -> Result<PrinterDetail, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.printer(id).await.map_err(ServerFnError::new)
 }
 
 /// USB and network printers, as `GET /api/v1/printers/discover` finds them.
 #[server]
 pub async fn discover_printers() -> Result<Vec<FoundPrinter>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     desk()?.discover().await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn test_printer_connection(driver: String, connection: String) -> Result<ConnectionTest, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     desk()?.test_connection(driver, connection).await.map_err(ServerFnError::new)
 }
 
@@ -227,6 +231,7 @@ pub struct ProfileForm {
 /// Adds a printer (`POST /api/v1/printers`). Returns the new printer's id.
 #[server(input = Json)]
 pub async fn add_printer(printer: NewPrinterForm) -> Result<i64, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({
         "name": printer.name,
         "driver": printer.driver,
@@ -243,6 +248,7 @@ pub async fn add_printer(printer: NewPrinterForm) -> Result<i64, ServerFnError> 
 /// Changes a printer's profile (`PATCH /api/v1/printers/{id}`).
 #[server(input = Json)]
 pub async fn update_printer(profile: ProfileForm) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let tags: Vec<String> =
         profile.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
     let body = serde_json::json!({
@@ -257,6 +263,7 @@ pub async fn update_printer(profile: ProfileForm) -> Result<(), ServerFnError> {
 
 #[server]
 pub async fn remove_printer(id: i64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     rest("DELETE", &format!("/api/v1/printers/{id}"), None).await.map(|_| ())
 }
 
@@ -268,16 +275,19 @@ pub async fn printer_command(
     axis: Option<String>,
     mm: Option<f64>,
 ) -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     desk()?.command(id, action, axis, mm).await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn maintenance_done(task: i64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     rest("POST", &format!("/api/v1/maintenance/{task}/done"), None).await.map(|_| ())
 }
 
 #[server]
 pub async fn add_maintenance(printer: i64, name: String, every_hours: f64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "name": name, "every_hours": every_hours });
     rest("POST", &format!("/api/v1/printers/{printer}/maintenance"), Some(body)).await.map(|_| ())
 }
@@ -285,6 +295,7 @@ pub async fn add_maintenance(printer: i64, name: String, every_hours: f64) -> Re
 /// Puts a spool on a printer (`None` takes it off).
 #[server]
 pub async fn load_spool(printer: i64, spool: Option<i64>) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "spool_id": spool });
     rest("PUT", &format!("/api/v1/printers/{printer}/spool"), Some(body)).await.map(|_| ())
 }
@@ -323,22 +334,26 @@ impl SpoolView {
 
 #[server]
 pub async fn list_materials() -> Result<Vec<MaterialView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     rest_json("/api/v1/materials").await
 }
 
 #[server]
 pub async fn list_spools() -> Result<Vec<SpoolView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     rest_json("/api/v1/spools").await
 }
 
 #[server]
 pub async fn add_material(name: String, kind: String, cost_per_kg: Option<f64>) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "name": name, "kind": kind, "cost_per_kg": cost_per_kg });
     rest("POST", "/api/v1/materials", Some(body)).await.map(|_| ())
 }
 
 #[server]
 pub async fn add_spool(material_id: i64, colour_name: String, initial_g: f64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "material_id": material_id, "colour_name": colour_name, "initial_g": initial_g });
     rest("POST", "/api/v1/spools", Some(body)).await.map(|_| ())
 }
@@ -346,6 +361,7 @@ pub async fn add_spool(material_id: i64, colour_name: String, initial_g: f64) ->
 /// Records what a spool weighs now (filament left, in grams).
 #[server]
 pub async fn weigh_spool(id: i64, remaining_g: f64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "remaining_g": remaining_g });
     rest("PATCH", &format!("/api/v1/spools/{id}"), Some(body)).await.map(|_| ())
 }
@@ -354,23 +370,27 @@ pub async fn weigh_spool(id: i64, remaining_g: f64) -> Result<(), ServerFnError>
 
 #[server]
 pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Teacher)?;
     desk()?.users().await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn add_user(username: String, display_name: String, role: String) -> Result<UserView, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Admin)?;
     desk()?.add_user(username, display_name, role).await.map_err(ServerFnError::new)
 }
 
 /// The farm's settings as a JSON object (`GET /api/v1/farm/settings`).
 #[server]
 pub async fn farm_settings() -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     rest("GET", "/api/v1/farm/settings", None).await
 }
 
 /// Changes one farm setting (`PUT /api/v1/farm/settings`); `value` is JSON.
 #[server]
 pub async fn change_farm_setting(key: String, value: String) -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Admin)?;
     let value = parse_json(&value, "value")?;
     let mut body = serde_json::Map::new();
     body.insert(key, value);
@@ -392,27 +412,32 @@ pub struct WindowView {
 
 #[server]
 pub async fn list_windows() -> Result<Vec<WindowView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     rest_json("/api/v1/farm/windows").await
 }
 
 #[server]
 pub async fn add_window(kind: String, label: String, cron: String, duration_min: i64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     let body = serde_json::json!({ "kind": kind, "label": label, "cron": cron, "duration_min": duration_min });
     rest("POST", "/api/v1/farm/windows", Some(body)).await.map(|_| ())
 }
 
 #[server]
 pub async fn delete_window(id: i64) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     rest("DELETE", &format!("/api/v1/farm/windows/{id}"), None).await.map(|_| ())
 }
 
 #[server]
 pub async fn list_model_packs() -> Result<Vec<ModelPackView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     desk()?.model_packs().await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn model_pack_action(action: String, pack: Option<String>) -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Admin)?;
     desk()?.model_pack_action(action, pack).await.map_err(ServerFnError::new)
 }
 
@@ -420,10 +445,12 @@ pub async fn model_pack_action(action: String, pack: Option<String>) -> Result<S
 
 #[server]
 pub async fn library_models(search: String, gallery_only: bool) -> Result<Vec<LibraryModel>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Maker)?;
     desk()?.library(search, gallery_only).await.map_err(ServerFnError::new)
 }
 
 #[server]
 pub async fn set_gallery(model: i64, in_gallery: bool) -> Result<(), ServerFnError> {
+    crate::auth::require(crate::auth::Role::Teacher)?;
     desk()?.set_gallery(model, in_gallery).await.map_err(ServerFnError::new)
 }

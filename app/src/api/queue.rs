@@ -152,36 +152,42 @@ fn desk() -> Result<SharedQueueDesk, ServerFnError> {
 /// The queue: running, waiting and recently finished jobs with estimated start and finish.
 #[server(endpoint = "queue/snapshot")]
 pub async fn load_queue() -> Result<QueueSnapshot, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.snapshot().await.map_err(ServerFnError::new)
 }
 
 /// One job with its history, for the Job page.
 #[server(endpoint = "queue/job")]
 pub async fn load_job(id: i64) -> Result<JobDetail, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.job(id).await.map_err(ServerFnError::new)
 }
 
 /// approve, reject, cancel, pause, resume or retry a job.
 #[server(endpoint = "queue/act")]
 pub async fn job_act(id: i64, action: String) -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Maker)?;
     desk()?.act(id, action).await.map_err(ServerFnError::new)
 }
 
 /// Moves a waiting job to sit after `after` and before `before` (managers).
 #[server(endpoint = "queue/place")]
 pub async fn place_job(id: i64, after: Option<i64>, before: Option<i64>) -> Result<String, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Manager)?;
     desk()?.place(id, after, before).await.map_err(ServerFnError::new)
 }
 
 /// "Print again": a new job from the same model and settings.
 #[server(endpoint = "queue/again")]
 pub async fn print_again(id: i64) -> Result<i64, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Maker)?;
     desk()?.print_again(id).await.map_err(ServerFnError::new)
 }
 
 /// The G-code layer preview of a sliced job.
 #[server(endpoint = "queue/preview")]
 pub async fn job_preview(id: i64) -> Result<PreviewData, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Kiosk)?;
     desk()?.preview(id).await.map_err(ServerFnError::new)
 }
 

@@ -1,12 +1,16 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::auth::{Role, Viewer};
 use crate::live::LiveFarm;
+use crate::pages::login::SignOutButton;
 
 /// The navigation every page hangs from: a rail on wide screens, a tab bar on narrow ones.
 #[component]
 pub fn NavBar() -> impl IntoView {
     let live = expect_context::<LiveFarm>();
+    let kiosk = crate::kiosk::use_kiosk().is_some();
+    let me = Resource::new(|| (), |_| crate::auth::who_am_i());
     let links: &[(&str, &str, &str)] = if crate::kiosk::use_kiosk().is_some() {
         // A kiosk makes things and shows their jobs; running the farm happens elsewhere.
         &[("/create", "Create", "✚"), ("/queue", "Jobs", "☰")]
@@ -38,6 +42,9 @@ pub fn NavBar() -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
+            <Transition fallback=|| ()>
+                {move || me.get().map(|m| who_view(m.ok().flatten(), kiosk))}
+            </Transition>
             <span
                 class="live-dot"
                 class:on=move || live.connected.get()
@@ -47,5 +54,23 @@ pub fn NavBar() -> impl IntoView {
                 {move || if live.connected.get() { "Live" } else { "Offline" }}
             </span>
         </nav>
+    }
+}
+
+/// Who is signed in, with a way out; on a kiosk with nobody signed in, the way in.
+fn who_view(viewer: Option<Viewer>, kiosk: bool) -> AnyView {
+    match viewer {
+        Some(v) if v.role == Role::Kiosk => {
+            let to = if kiosk { "/login?next=/create" } else { "/login" };
+            view! { <a class="button who" href=to data-testid="sign-in-link">"Sign in"</a> }.into_any()
+        }
+        Some(v) => view! {
+            <div class="who" data-testid="who" data-role=v.role.as_str() data-quick=v.quick.to_string()>
+                <span class="who-name" title=v.role.label()>{v.display_name.clone()}</span>
+                <SignOutButton/>
+            </div>
+        }
+        .into_any(),
+        None => ().into_any(),
     }
 }

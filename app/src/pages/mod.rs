@@ -5,6 +5,7 @@ pub mod editor;
 pub mod farm;
 pub mod job;
 pub mod library;
+pub mod login;
 pub mod placeholder;
 pub mod printer;
 pub mod printers;

@@ -1,17 +1,6 @@
-//! Pages whose features land with later issues. Each says plainly what is coming, so nobody mistakes
-//! an empty page for a broken one.
+//! The page for addresses that lead nowhere.
 
 use leptos::prelude::*;
-
-#[component]
-pub fn LoginPage() -> impl IntoView {
-    view! {
-        <section class="page">
-            <h1>"Sign in"</h1>
-            <p class="muted">"Accounts and kiosk sign-in. Coming soon."</p>
-        </section>
-    }
-}
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod admin;
 mod generate;
 mod mesh_tools;
 mod printer_tools;
@@ -50,8 +51,9 @@ pub enum Command {
     /// Shap-E model packs: install from a USB stick, list, roll back, remove.
     #[command(subcommand)]
     Models(generate::ModelsCommand),
-    /// Users and API keys (arrives with issue #9).
-    Admin(Pending),
+    /// Accounts and API keys.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,13 +65,6 @@ pub enum PrintersCommand {
     /// Print a G-code file with a progress bar: Marlin on a serial port or raw TCP (the host streams
     /// it), or through OctoPrint or Moonraker (uploaded, then started).
     Print(printer_tools::PrintArgs),
-}
-
-/// Arguments of a subcommand that is not in this build yet.
-#[derive(Debug, clap::Args)]
-pub struct Pending {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
 }
 
 /// Runs the parsed command line to completion.
@@ -132,12 +127,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Slice(args) => slice::run(args),
         Command::Generate(args) => generate::generate(args, Config::load(&flags)?.data_dir),
         Command::Models(command) => generate::models(command, Config::load(&flags)?.data_dir),
-        Command::Admin(_) => not_yet("admin", 9),
+        Command::Admin(command) => admin::run(command, Config::load(&flags)?.data_dir, &runtime),
     }
-}
-
-fn not_yet(command: &str, issue: u32) -> anyhow::Result<()> {
-    bail!("`printfarm {command}` is not available in this build yet (tracked in issue #{issue})")
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The SQLite database: opening it (WAL, foreign keys), migrating it, and the typed repositories that
 //! hold every SQL statement, so handlers never write SQL inline.
 
+mod accounts;
 mod audit;
 mod editor_queries;
 mod farm;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use accounts::{AccountRepo, ApiKeyInfo, ApiKeyMatch, NewSession, SessionRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
 pub use farm::{FarmRepo, FarmWindow, MaintenanceTask, NewNotification, Notification, PrinterStats, UsageStats};
 pub use generations::{GenerationRecord, GenerationRepo, GenerationResult, GenerationState, NewGeneration};
@@ -103,6 +105,9 @@ impl Db {
     }
     pub fn jobs(&self) -> JobRepo<'_> {
         JobRepo::new(&self.pool)
+    }
+    pub fn accounts(&self) -> AccountRepo<'_> {
+        AccountRepo::new(&self.pool)
     }
     pub fn audit(&self) -> AuditRepo<'_> {
         AuditRepo::new(&self.pool)

@@ -167,9 +167,10 @@ impl EditorDesk for Desk {
     }
 
     fn save(&self, version: i64, file_3mf: Vec<u8>) -> app::api::editor::BoxFuture<'_, SavedVersion> {
+        let owner = crate::auth::current().map(|c| c.user_id);
         Box::pin(async move {
             let (id, number) =
-                crate::library::store_version(&self.state.db, self.state.farm.data_dir(), version, file_3mf, None)
+                crate::library::store_version(&self.state.db, self.state.farm.data_dir(), version, file_3mf, owner)
                     .await
                     .map_err(|e| match e {
                         crate::library::LibraryError::Db(e) => db_words(e),
@@ -281,6 +282,7 @@ impl EditorDesk for Desk {
     }
 
     fn send(&self, order: PrintOrder) -> app::api::editor::BoxFuture<'_, SentToPrint> {
+        let owner = crate::auth::current().map(|c| (c.user_id, c.role));
         Box::pin(async move {
             Self::check_order(&order)?;
             let submission = Submission {
@@ -292,8 +294,8 @@ impl EditorDesk for Desk {
                 printer_group: order.group.clone(),
                 ..Submission::default()
             };
-            // Pages act as no user until sign-in lands (issue #9); the same path as POST /api/v1/jobs.
-            let jobs = dispatch::submit(&self.state.farm, &submission, None).await.map_err(job_words)?;
+            // The same path as POST /api/v1/jobs, owned by the signed-in person.
+            let jobs = dispatch::submit(&self.state.farm, &submission, owner).await.map_err(job_words)?;
             let state = jobs.first().map(|j| j.state.as_str().to_string()).unwrap_or_default();
             Ok(SentToPrint { job_ids: jobs.iter().map(|j| j.id).collect(), state })
         })

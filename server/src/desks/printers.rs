@@ -191,7 +191,8 @@ impl Desk {
     }
 
     async fn audit(&self, action: &str, kind: &str, id: Option<i64>, detail: Value) {
-        let entry = AuditEntry { action, target_kind: Some(kind), target_id: id, detail, ..Default::default() };
+        let (actor_id, ip) = crate::auth::current_actor();
+        let entry = AuditEntry { actor_id, action, target_kind: Some(kind), target_id: id, detail, ip: ip.as_deref() };
         if let Err(e) = self.state.db.audit().record(&entry).await {
             tracing::warn!("audit log: {e}");
         }

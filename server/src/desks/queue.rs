@@ -17,6 +17,7 @@ use leptos::prelude::provide_context;
 use slicer::preview::{Preview, PreviewLayer, PreviewPath};
 use slicer::toolpath::Role;
 
+use crate::auth::Caller;
 use crate::db::{DbError, JobFilter, JobRecord, JobState};
 use crate::farm::dispatch::{self, seconds, JobError, QueueEntry, Submission};
 use crate::http::AppState;
@@ -262,12 +263,14 @@ impl Desk {
         Ok(JobDetail { now_s: look.now, utc_offset_min: utc_offset_min(), job, history, remaining_s })
     }
 
-    async fn act_inner(&self, id: i64, action: &str) -> Result<String, String> {
+    async fn act_inner(&self, caller: Option<Caller>, id: i64, action: &str) -> Result<String, String> {
+        let caller = caller.ok_or_else(|| app::auth::text::SIGN_IN_FIRST.to_string())?;
+        crate::api::may_act_on_job(&self.state, &caller, id, action).await.map_err(|e| e.message().to_string())?;
         let job = self.state.db.jobs().get(id).await.map_err(db_error)?;
         if let Some(why) = refusal(action, job.state) {
             return Err(why);
         }
-        match dispatch::command(&self.state.farm, id, action, None, None).await {
+        match dispatch::command(&self.state.farm, id, action, Some(caller.user_id), None).await {
             Ok(_) => Ok(done_words(action).to_string()),
             Err(JobError::Db(e)) => Err(db_error(e)),
             Err(JobError::Conflict(m)) if m.starts_with("the printer") => {
@@ -311,14 +314,13 @@ impl Desk {
         Ok(if placed { text::MOVED } else { text::TAKES_TURNS }.into())
     }
 
-    async fn print_again_inner(&self, id: i64) -> Result<i64, String> {
+    async fn print_again_inner(&self, caller: Option<Caller>, id: i64) -> Result<i64, String> {
+        let caller = caller.ok_or_else(|| app::auth::text::SIGN_IN_FIRST.to_string())?;
+        crate::api::may_act_on_job(&self.state, &caller, id, "retry").await.map_err(|e| e.message().to_string())?;
         let db = &self.state.db;
         let job = db.jobs().get(id).await.map_err(db_error)?;
-        // The new job belongs to the same person, so their approval rules apply to it as well.
-        let owner = match job.owner_id {
-            Some(o) => db.queue_queries().active_role(o).await.map_err(db_error)?.map(|r| (o, r)),
-            None => None,
-        };
+        // The new job belongs to whoever asked for it, so their approval rules and quotas apply.
+        let owner = Some((caller.user_id, caller.role));
         let submission = Submission {
             model_version_id: job.model_version_id,
             plate: job.plate.clone(),
@@ -529,7 +531,8 @@ impl QueueDesk for Desk {
     }
 
     fn act(&self, id: i64, action: String) -> DeskFuture<'_, String> {
-        Box::pin(async move { self.act_inner(id, &action).await })
+        let caller = crate::auth::current();
+        Box::pin(async move { self.act_inner(caller, id, &action).await })
     }
 
     fn place(&self, id: i64, after: Option<i64>, before: Option<i64>) -> DeskFuture<'_, String> {
@@ -537,7 +540,8 @@ impl QueueDesk for Desk {
     }
 
     fn print_again(&self, id: i64) -> DeskFuture<'_, i64> {
-        Box::pin(async move { self.print_again_inner(id).await })
+        let caller = crate::auth::current();
+        Box::pin(async move { self.print_again_inner(caller, id).await })
     }
 
     fn preview(&self, id: i64) -> DeskFuture<'_, PreviewData> {

@@ -25,7 +25,65 @@ pub struct Running {
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<Result<(), ServeError>>,
+    /// Sends the admin's API key unless a request names another.
     pub http: reqwest::Client,
+    pub dir: std::path::PathBuf,
+    keys: std::sync::Mutex<HashMap<String, String>>,
+}
+
+/// The admin every test server has, made before it starts.
+pub const ADMIN: &str = "root";
+
+/// Makes the admin `root` (once) and a fresh API key for it, straight in the database.
+pub async fn admin_key(dir: &Path) -> String {
+    let db = Db::open(dir).await.unwrap();
+    if db.users().by_username(ADMIN).await.unwrap().is_none() {
+        db.users()
+            .insert(&NewUser {
+                username: ADMIN.into(),
+                display_name: "Root".into(),
+                role: Role::Admin,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+    }
+    let key = key_in(&db, ADMIN).await;
+    db.close().await;
+    key
+}
+
+/// A fresh API key of an existing user, straight in the database.
+pub async fn key_for(dir: &Path, username: &str) -> String {
+    let db = Db::open(dir).await.unwrap();
+    let key = key_in(&db, username).await;
+    db.close().await;
+    key
+}
+
+async fn key_in(db: &Db, username: &str) -> String {
+    let user = db.users().by_username(username).await.unwrap().unwrap_or_else(|| panic!("no user {username}"));
+    let (key, hash, prefix) = server::auth::credentials::new_api_key();
+    db.accounts().create_key(user.id, "test", &prefix, &hash, user.role).await.unwrap();
+    key
+}
+
+/// Opens `/api/v1/events` on `addr` with an API key.
+pub async fn events_at(
+    addr: SocketAddr,
+    key: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/api/v1/events").into_client_request().unwrap();
+    request.headers_mut().insert("x-api-key", key.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// A client that sends `key` with every request.
+pub fn client_with(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-api-key", reqwest::header::HeaderValue::from_str(key).unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl Running {
@@ -39,10 +97,29 @@ impl Running {
         r.json().await.unwrap()
     }
 
+    /// An API key of `username` (made on first use, with their role).
+    pub async fn key(&self, username: &str) -> String {
+        if let Some(k) = self.keys.lock().unwrap().get(username) {
+            return k.clone();
+        }
+        let db = Db::open(&self.dir).await.unwrap();
+        let key = key_in(&db, username).await;
+        db.close().await;
+        self.keys.lock().unwrap().insert(username.to_string(), key.clone());
+        key
+    }
+
+    /// The live event stream, as the admin.
+    pub async fn events(
+        &self,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+        events_at(self.addr, &self.key(ADMIN).await).await
+    }
+
     pub async fn send(&self, method: reqwest::Method, path: &str, user: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self.http.request(method, self.url(path)).json(&body);
         if let Some(u) = user {
-            req = req.header("X-Printfarm-User", u);
+            req = req.header("x-api-key", self.key(u).await);
         }
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
@@ -76,9 +153,11 @@ pub async fn start(data_dir: &Path) -> Running {
         log: "warn".into(),
         demo: DemoConfig { enabled: false, printers: 0, speed: 1.0 },
     };
+    let key = admin_key(data_dir).await;
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(serve_on(config, listener, shutdown.clone()));
-    Running { addr, shutdown, handle, http: reqwest::Client::new() }
+    let keys = std::sync::Mutex::new(HashMap::from([(ADMIN.to_string(), key.clone())]));
+    Running { addr, shutdown, handle, http: client_with(&key), dir: data_dir.to_path_buf(), keys }
 }
 
 pub fn sim(faults: Faults) -> (MarlinSim, PtySim) {
@@ -97,7 +176,7 @@ pub async fn upload(s: &Running, name: &str, size: [f32; 3], user: &str) -> i64 
     let r = s
         .http
         .post(s.url(&format!("/api/v1/models?name={name}")))
-        .header("X-Printfarm-User", user)
+        .header("x-api-key", s.key(user).await)
         .body(stl(size))
         .send()
         .await

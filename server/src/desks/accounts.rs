@@ -1,0 +1,72 @@
+//! Implements `app::auth::AccountDesk`: the sign-in, kiosk quick sign-in, sign-out and first-run
+//! pages reach [`crate::auth::Auth`] through it, with the request's address and callers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use app::auth::{AccountDesk, SharedAccountDesk, SignedIn};
+use leptos::prelude::{provide_context, use_context};
+
+use crate::auth::gate::DeviceCaller;
+use crate::auth::{Caller, ClientInfo};
+use crate::http::AppState;
+
+struct Desk {
+    state: AppState,
+}
+
+/// Provides this area's implementation as Leptos context.
+pub fn provide(state: &AppState) {
+    let desk: SharedAccountDesk = Arc::new(Desk { state: state.clone() });
+    provide_context(desk);
+}
+
+/// What the sign-in layer found about the request being served.
+fn request() -> (ClientInfo, Option<Caller>, Option<Caller>) {
+    let parts = use_context::<axum::http::request::Parts>();
+    let ext = parts.as_ref().map(|p| &p.extensions);
+    (
+        ext.and_then(|e| e.get::<ClientInfo>().cloned()).unwrap_or_default(),
+        ext.and_then(|e| e.get::<Caller>().cloned()),
+        ext.and_then(|e| e.get::<DeviceCaller>().map(|d| d.0.clone())),
+    )
+}
+
+type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl AccountDesk for Desk {
+    fn sign_in(&self, username: String, password: String) -> Answer<'_, Result<SignedIn, String>> {
+        let (client, _, _) = request();
+        Box::pin(async move { self.state.auth.sign_in(&username, &password, &client).await.map_err(|e| e.to_string()) })
+    }
+
+    fn quick_sign_in(&self, username: String, secret: String) -> Answer<'_, Result<SignedIn, String>> {
+        let (client, caller, device) = request();
+        let device = device.or(caller.filter(|c| c.role == crate::db::Role::Kiosk));
+        Box::pin(async move {
+            let idle = crate::auth::routes::kiosk_idle(&self.state).await;
+            self.state
+                .auth
+                .quick_sign_in(device.as_ref(), &username, &secret, idle, &client)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn sign_out(&self) -> Answer<'_, Vec<String>> {
+        let (client, caller, _) = request();
+        Box::pin(async move { self.state.auth.sign_out(caller.as_ref(), false, &client).await })
+    }
+
+    fn first_run(&self) -> bool {
+        self.state.auth.first_run()
+    }
+
+    fn set_up(&self, username: String, display_name: String, password: String) -> Answer<'_, Result<SignedIn, String>> {
+        let (client, _, _) = request();
+        Box::pin(async move {
+            self.state.auth.set_up(&username, &display_name, &password, &client).await.map_err(|e| e.to_string())
+        })
+    }
+}
