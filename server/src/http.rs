@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/printers", get(list_printers))
         .route("/api/v1/events", get(events))
         .merge(crate::api::routes(state.clone()))
+        .merge(crate::openapi::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(crate::metrics::track))

@@ -13,6 +13,7 @@
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
+//! - [`openapi`]: the API's OpenAPI 3.1 document (`/api/v1/openapi.json`) and docs page (`/api/docs`).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
 
@@ -26,3 +27,4 @@ pub mod generate;
 pub mod http;
 pub mod library;
 pub mod metrics;
+pub mod openapi;
