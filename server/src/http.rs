@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/kiosk", get(kiosk_on))
         .route("/kiosk/off", get(kiosk_off))
         .merge(api)
+        // The API's description and docs page are public, like any API's documentation.
+        .merge(crate::openapi::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate::identify))

@@ -14,6 +14,7 @@
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`auth`]: accounts — sign-in, sessions, API keys, kiosk PINs, CSRF and the per-route role table.
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
+//! - [`openapi`]: the API's OpenAPI 3.1 document (`/api/v1/openapi.json`) and docs page (`/api/docs`).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
 
@@ -28,3 +29,4 @@ pub mod generate;
 pub mod http;
 pub mod library;
 pub mod metrics;
+pub mod openapi;
