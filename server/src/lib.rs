@@ -12,6 +12,7 @@
 //! - [`generate`]: text-to-3D as a service — blocklist, quotas, cache, fair queue, batched Shap-E worker.
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
+//! - [`secrets`]: printer credentials sealed at rest with the box's key (`secret.key`).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
@@ -26,3 +27,4 @@ pub mod generate;
 pub mod http;
 pub mod library;
 pub mod metrics;
+pub mod secrets;
