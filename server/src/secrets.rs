@@ -122,8 +122,8 @@ fn associated_data(printer_id: i64) -> Vec<u8> {
 
 fn read_key(path: &Path) -> Result<[u8; KEY_LEN], SecretError> {
     let io = |source| SecretError::KeyFile { path: path.to_path_buf(), source };
-    let mut file = File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
+    // Looked at before opening: opening a FIFO put in its place would block the start for ever.
+    let meta = fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
         return Err(SecretError::NotAFile { path: path.to_path_buf() });
     }
@@ -135,7 +135,7 @@ fn read_key(path: &Path) -> Result<[u8; KEY_LEN], SecretError> {
         return Err(SecretError::BadKeyLength { path: path.to_path_buf(), len: meta.len() });
     }
     let mut key = [0u8; KEY_LEN];
-    file.read_exact(&mut key).map_err(io)?;
+    File::open(path).and_then(|mut f| f.read_exact(&mut key)).map_err(io)?;
     Ok(key)
 }
 
@@ -377,6 +377,9 @@ mod tests {
         assert!(matches!(Vault::open(dir.path()), Err(SecretError::BadKeyLength { len: 31, .. })));
         // A damaged key is never silently replaced: the file is left for the person to restore.
         assert_eq!(fs::read(&path).unwrap().len(), 31);
+        let odd = tempfile::tempdir().unwrap();
+        fs::create_dir(odd.path().join(KEY_FILE)).unwrap();
+        assert!(matches!(Vault::open(odd.path()), Err(SecretError::NotAFile { .. })));
     }
 
     #[test]
