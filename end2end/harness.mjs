@@ -24,7 +24,7 @@ globalThis.fetch = (input, init = {}) => {
   const origin = (() => { try { return new URL(url).origin; } catch { return ''; } })();
   const key = serverKeys.get(origin);
   const headers = new Headers(init.headers ?? {});
-  if (key && !headers.has('x-api-key') && !headers.has('authorization') && !headers.has('cookie')) {
+  if (key && !headers.has('x-api-key') && !headers.has('authorization')) {
     headers.set('x-api-key', key);
   }
   return realFetch(input, { ...init, headers });
@@ -65,14 +65,18 @@ export async function startServer(env = {}) {
     key,
     session,
     log: () => log,
+    /** Makes `username` with `role` and password `${username}-password` (plus e.g. `{ pin }`). */
+    async addUser(username, role, extra = {}) {
+      return ensureUser(url, key, username, role, extra);
+    },
     /** An API key of `username` (made with `role` if they do not exist yet). */
     async keyFor(username, role = 'maker') {
       return userKey(url, key, username, role);
     },
     /** Signs the browser context in as the admin (or as `username`, made with `role` if needed). */
     async signIn(context, username, role = 'maker') {
-      const cookie = username ? await userSession(url, key, username, role) : session;
-      await context.addCookies([{ name: 'printfarm_session', value: cookie, url }]);
+      const cookie = username ? await userSession(url, key, username, role) : { name: 'printfarm_session', value: session };
+      await context.addCookies([{ ...cookie, url }]);
     },
     async stop() {
       if (child.exitCode === null) {
@@ -85,11 +89,16 @@ export async function startServer(env = {}) {
   };
 }
 
-/** The value of the session cookie in a sign-in answer. */
-function sessionOf(res) {
-  const set = res.headers.getSetCookie().find((c) => c.startsWith('printfarm_session='));
+/** The session cookie in a sign-in answer: a person's, or a kiosk device's. */
+function cookieOf(res) {
+  const set = res.headers.getSetCookie().find((c) => /^printfarm_(session|device)=/.test(c));
   assert(set, `no session cookie (${res.status})`);
-  return set.split(';')[0].split('=')[1];
+  const [name, value] = set.split(';')[0].split('=');
+  return { name, value };
+}
+
+function sessionOf(res) {
+  return cookieOf(res).value;
 }
 
 async function setUp(url) {
@@ -113,12 +122,12 @@ async function newKey(url, session, body = { name: 'end-to-end tests' }) {
 }
 
 /** Makes `username` with `role` (unless they exist); returns their id. */
-async function ensureUser(url, adminKey, username, role) {
+async function ensureUser(url, adminKey, username, role, extra = {}) {
   const headers = { 'content-type': 'application/json', 'x-api-key': adminKey };
   const res = await realFetch(`${url}/api/v1/users`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ username, role, password: `${username}-password` }),
+    body: JSON.stringify({ username, role, password: `${username}-password`, ...extra }),
   });
   if (res.status !== 201 && res.status !== 400) throw new Error(`user ${username}: ${res.status} ${await res.text()}`);
   const users = await (await realFetch(`${url}/api/v1/users`, { headers })).json();
@@ -143,7 +152,7 @@ async function userSession(url, adminKey, username, role) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password: `${username}-password` }),
   });
-  return sessionOf(res);
+  return cookieOf(res);
 }
 
 export async function launchBrowser() {

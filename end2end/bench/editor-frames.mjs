@@ -44,6 +44,7 @@ function sphereStl(segments, rings, radius = 50) {
 
 const server = await startServer({ PRINTFARM_DEMO_PRINTERS: '1' });
 const browser = await launchBrowser();
+await server.signIn(browser.context);
 try {
   for (const size of SIZES) {
     const { stl, triangles } = sphereStl(size.segments, size.rings);

@@ -22,6 +22,7 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const paths = process.argv.slice(2).length ? process.argv.slice(2) : ['/create', '/'];
 const server = await startServer({ PRINTFARM_DEMO_PRINTERS: '6' });
 const browser = await launchBrowser();
+await server.signIn(browser.context);
 try {
   for (const path of paths) {
     const parts = [path, '/pkg/printfarm.wasm', '/pkg/printfarm.js', '/pkg/printfarm.css'];

@@ -36,9 +36,10 @@ try {
 
   // A queue the size of a busy day: `users` jobs waiting for approval plus as many queued.
   const [any] = await json('/api/v1/jobs?limit=1');
+  const demoKey = await server.keyFor('demo', 'teacher');
   const send = (copies) => json('/api/v1/jobs', {
     method: 'POST',
-    headers: { 'x-printfarm-user': 'demo' },
+    headers: { 'x-api-key': demoKey },
     body: JSON.stringify({ model_version_id: any.model_version_id, copies, quality: 'draft' }),
   });
   await json('/api/v1/farm/settings', { method: 'PUT', body: JSON.stringify({ approval_roles: ['teacher'] }) });

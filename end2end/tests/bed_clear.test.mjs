@@ -14,6 +14,7 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '2', PRINTFARM_DEMO_SPEED: '200' }),
     launchBrowser(),
   ]);
+  await server.signIn(browser.context);
 });
 
 after(async () => {

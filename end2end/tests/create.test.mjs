@@ -10,6 +10,7 @@ let browser;
 
 before(async () => {
   [server, browser] = await Promise.all([startServer({ PRINTFARM_DEMO_PRINTERS: '1' }), launchBrowser()]);
+  await server.signIn(browser.context);
 });
 
 after(async () => {

@@ -14,6 +14,8 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '6', PRINTFARM_DEMO_SPEED: '0.001' }),
     launchBrowser(),
   ]);
+  await server.signIn(browser.context);
+  await still.signIn(browser.context);
 });
 
 after(async () => {

@@ -15,6 +15,7 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '1', PRINTFARM_DEMO_SPEED: '300' }),
     launchBrowser(),
   ]);
+  await server.signIn(browser.context);
 });
 
 after(async () => {

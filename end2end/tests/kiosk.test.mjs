@@ -1,5 +1,7 @@
 // Kiosk mode: a shared touchscreen opens /kiosk once; from then on it shows only Create, the editor and
 // jobs, with Create as home, and starts over on a blank Create page after a while without a touch.
+// Signed in as a kiosk account, people sign in on it with their name and PIN, and are signed out again
+// when they walk away.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ let browser;
 
 before(async () => {
   [server, browser] = await Promise.all([startServer({ PRINTFARM_DEMO_PRINTERS: '1' }), launchBrowser()]);
+  await server.signIn(browser.context);
 });
 
 after(async () => {
@@ -51,4 +54,45 @@ test('a kiosk is locked to making things and starts over when left alone', async
   assert.equal(await page.locator('.layout.kiosk').count(), 0);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('people sign in on a kiosk with their PIN and are signed out when they walk away', async () => {
+  await server.addUser('kiosk-lab', 'kiosk');
+  await server.addUser('maya', 'maker', { pin: '2468' });
+  const device = await launchBrowser();
+  try {
+    await server.signIn(device.context, 'kiosk-lab', 'kiosk');
+    const page = await device.context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url + '/kiosk?idle=10');
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20_000 });
+    // The kiosk itself may look and make; to print, a person signs in.
+    await page.getByTestId('sign-in-link').click();
+    await page.waitForSelector('[data-testid="quick-sign-in"]', { timeout: 20_000 });
+    await page.screenshot({ path: join(ensureArtifacts(), 'kiosk-sign-in.png') });
+    const form = page.getByTestId('quick-sign-in');
+    await form.locator('input[name="username"]').fill('maya');
+    await form.locator('input[name="pin"]').fill('1111');
+    await form.locator('button[type="submit"]').click();
+    await page.waitForSelector('[data-testid="sign-in-error"]', { timeout: 20_000 });
+    assert.match(await page.getByTestId('sign-in-error').textContent(), /do not match/);
+    await form.locator('input[name="pin"]').fill('2468');
+    await form.locator('button[type="submit"]').click();
+    await page.waitForSelector('[data-testid="who"][data-quick="true"]', { timeout: 20_000 });
+    assert.equal(new URL(page.url()).pathname, '/create');
+    assert.match(await page.getByTestId('who').textContent(), /maya/);
+    const me = await page.evaluate(async () => (await (await fetch('/api/v1/auth/me')).json()).user);
+    assert.equal(me.username, 'maya');
+
+    // Maya walks away: after the idle time she is signed out and the kiosk is itself again.
+    const leftAt = Date.now();
+    await page.waitForSelector('[data-testid="sign-in-link"]', { timeout: 40_000 });
+    assert.ok(Date.now() - leftAt >= 8_000, 'not before the idle time');
+    const after = await page.evaluate(async () => (await (await fetch('/api/v1/auth/me')).json()).user);
+    assert.equal(after.username, 'kiosk-lab');
+    assert.deepEqual(errors, []);
+  } finally {
+    await device.close();
+  }
 });

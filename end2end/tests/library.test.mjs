@@ -23,6 +23,7 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '1', PRINTFARM_DEMO_SPEED: '0.001' }),
     launchBrowser(),
   ]);
+  await server.signIn(browser.context);
   const res = await fetch(server.url + '/api/v1/models?name=cube.stl', { method: 'POST', body: boxStl(20) });
   assert.equal(res.status, 201, await res.clone().text());
   cube = await res.json();

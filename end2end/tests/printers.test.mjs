@@ -13,6 +13,7 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '3', PRINTFARM_DEMO_SPEED: '4' }),
     launchBrowser(),
   ]);
+  await server.signIn(browser.context);
   const res = await fetch(server.url + '/api/v1/printers', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -16,6 +16,8 @@ before(async () => {
     startServer({ PRINTFARM_DEMO_PRINTERS: '1', PRINTFARM_DEMO_SPEED: '60' }),
     launchBrowser(),
   ]);
+  await still.signIn(browser.context);
+  await fast.signIn(browser.context);
 });
 
 after(async () => {
@@ -38,7 +40,7 @@ async function submit(server, name) {
   const [any] = await api(server, '/api/v1/jobs?limit=1');
   const [job] = await api(server, '/api/v1/jobs', {
     method: 'POST',
-    headers: { 'x-printfarm-user': 'demo' },
+    headers: { 'x-api-key': await server.keyFor('demo', 'teacher') },
     body: JSON.stringify({ model_version_id: any.model_version_id, name, quality: 'draft', material_kind: 'PLA' }),
   });
   return job;

@@ -115,7 +115,8 @@ async fn start_server(data_dir: &Path) -> anyhow::Result<Server> {
     let shutdown = CancellationToken::new();
     let db = Db::open(data_dir).await?;
     let demo = DemoConfig { enabled: false, printers: 0, speed: 1.0 };
-    let farm = Farm::start(&db, data_dir, &demo, shutdown.clone()).await?;
+    let vault = std::sync::Arc::new(server::secrets::Vault::open(data_dir)?);
+    let farm = Farm::start(&db, data_dir, vault, &demo, shutdown.clone()).await?;
     let mut leptos = leptos::config::get_configuration(None).map_err(|e| anyhow::anyhow!("{e}"))?.leptos_options;
     leptos.site_addr = addr;
     leptos.site_root = site.to_string_lossy().as_ref().into();

@@ -543,6 +543,23 @@ fn default_firmware() -> String {
     "marlin2".into()
 }
 
+impl From<crate::secrets::SecretError> for ApiError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        use crate::secrets::SecretError;
+        match e {
+            SecretError::BadField(m) => Self::bad(m),
+            SecretError::Db(e) => e.into(),
+            e => {
+                tracing::error!("printer credentials: {e}");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "the printer's saved key could not be handled; try again".into(),
+                }
+            }
+        }
+    }
+}
+
 async fn add_printer(
     State(state): State<AppState>,
     body: Result<Json<PrinterBody>, axum::extract::rejection::JsonRejection>,
@@ -560,18 +577,24 @@ async fn add_printer(
     if let Some(profile) = &p.slicer_profile {
         slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
     }
+    // The API key is sealed in printer_secrets; `connection` keeps only what may be shown.
+    let connection = if p.connection.is_null() { json!({}) } else { p.connection };
+    let split = crate::secrets::split_connection(&connection)?;
+    let credentials: serde_json::Map<String, Value> = split.given.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    let vault = state.farm.vault();
+    let new = NewPrinter {
+        name: p.name.trim().to_string(),
+        driver: p.driver,
+        connection: split.public,
+        build_mm: p.build_mm,
+        nozzle_mm: p.nozzle_mm,
+        firmware: p.firmware,
+        tags: p.tags,
+    };
     let id = state
         .db
         .printers()
-        .insert(&NewPrinter {
-            name: p.name.trim().to_string(),
-            driver: p.driver,
-            connection: if p.connection.is_null() { json!({}) } else { p.connection },
-            build_mm: p.build_mm,
-            nozzle_mm: p.nozzle_mm,
-            firmware: p.firmware,
-            tags: p.tags,
-        })
+        .insert_with_secret(&new, |id| (!credentials.is_empty()).then(|| vault.seal(id, &credentials)))
         .await?;
     if p.slicer_profile.is_some() || p.require_bed_clear.is_some() {
         let change = PrinterChange {
@@ -669,7 +692,7 @@ async fn change_printer(
     Path(id): Path<i64>,
     body: Result<Json<PrinterChange>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(change) = body.map_err(ApiError::rejected)?;
+    let Json(mut change) = body.map_err(ApiError::rejected)?;
     if let Some(profile) = &change.slicer_profile {
         slicer::settings::presets::printer(profile).map_err(|e| ApiError::bad(e.to_string()))?;
     }
@@ -686,8 +709,20 @@ async fn change_printer(
             });
         }
     }
-    let record = state.db.printers().update(id, &change).await?;
-    if change.connection.is_some() {
+    // A key sent is sealed (null removes it); a connection sent without one keeps the stored key, and one
+    // with nothing but a key keeps the stored address.
+    let reconnect = change.connection.is_some();
+    let mut secret = crate::db::SecretChange::Keep;
+    if let Some(c) = change.connection.take() {
+        let split = crate::secrets::split_connection(&c)?;
+        secret = crate::secrets::change_for(&state.db, state.farm.vault(), id, &split.given).await?;
+        let key_only = split.public.as_object().is_some_and(|o| o.is_empty()) && !split.given.is_empty();
+        if !key_only {
+            change.connection = Some(split.public);
+        }
+    }
+    let record = state.db.printers().update_with_secret(id, &change, secret).await?;
+    if reconnect {
         state.farm.reconnect_printer(id).await?;
     } else {
         state.farm.refresh_printer(id).await?;

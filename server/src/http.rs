@@ -210,6 +210,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("leptos configuration: {0}")]
     Leptos(String),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretError),
 }
 
 /// Binds the configured address and serves until `shutdown` is cancelled.
@@ -223,7 +225,9 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Se
 /// closes event streams, lets in-flight requests finish, stops printer tasks and checkpoints the database.
 pub async fn serve_on(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {
     let db = Db::open(&config.data_dir).await?;
-    let farm = Farm::start(&db, &config.data_dir, &config.demo, shutdown.clone()).await?;
+    let vault = Arc::new(crate::secrets::Vault::open(&config.data_dir)?);
+    crate::secrets::seal_plain_credentials(&db, &vault).await?;
+    let farm = Farm::start(&db, &config.data_dir, vault, &config.demo, shutdown.clone()).await?;
     let mut leptos =
         leptos::config::get_configuration(None).map_err(|e| ServeError::Leptos(e.to_string()))?.leptos_options;
     leptos.site_addr = listener.local_addr()?;

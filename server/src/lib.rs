@@ -13,6 +13,7 @@
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`auth`]: accounts — sign-in, sessions, API keys, kiosk PINs, CSRF and the per-route role table.
+//! - [`secrets`]: printer credentials sealed at rest with the box's key (`secret.key`).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`openapi`]: the API's OpenAPI 3.1 document (`/api/v1/openapi.json`) and docs page (`/api/docs`).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
@@ -30,3 +31,4 @@ pub mod http;
 pub mod library;
 pub mod metrics;
 pub mod openapi;
+pub mod secrets;

@@ -28,7 +28,7 @@ pub use generations::{GenerationRecord, GenerationRepo, GenerationResult, Genera
 pub use jobs::{JobFilter, JobRecord, JobRepo, JobState, JobTransition, NewJob, PrintOutcome};
 pub use materials::{Material, MaterialRepo, NewSpool, Spool};
 pub use models::{ModelRepo, ModelVersion, NewModelVersion};
-pub use printers::{NewPrinter, PrinterChange, PrinterRecord, PrinterRepo};
+pub use printers::{NewPrinter, PrinterChange, PrinterRecord, PrinterRepo, SealedSecret, SecretChange};
 pub use users::{NewUser, Role, UserRecord, UserRepo};
 
 /// The versioned schema, compiled into the binary so a newer build migrates an older database.
@@ -78,6 +78,9 @@ impl Db {
             // the last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Freed space inside a page is zeroed, so a printer key moved out of `connection` (an upgrade
+            // from plain text, see `secrets`) leaves no copy behind in the file.
+            .pragma("secure_delete", "FAST")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         migrator.run(&pool).await?;
@@ -121,6 +124,12 @@ impl Db {
 
     pub fn farm(&self) -> FarmRepo<'_> {
         FarmRepo::new(&self.pool)
+    }
+
+    /// Copies the WAL into the database file and empties it.
+    pub async fn checkpoint(&self) -> Result<(), DbError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Checkpoints the WAL and closes every connection; called on shutdown.

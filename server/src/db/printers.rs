@@ -27,6 +27,23 @@ pub struct PrinterRecord {
     /// The slicer's printer preset id this printer prints with (`None` = derived from the record).
     pub slicer_profile: Option<String>,
     pub loaded_spool_id: Option<i64>,
+    /// Whether credentials (an API key) are stored for it; the key itself never leaves the server.
+    pub api_key_set: bool,
+}
+
+/// A printer's credentials as stored in `printer_secrets`: sealed by `secrets::Vault` for its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedSecret {
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// What a change to a printer does to its stored credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretChange {
+    Keep,
+    Replace(SealedSecret),
+    Remove,
 }
 
 /// What it takes to add a printer.
@@ -64,7 +81,8 @@ pub struct PrinterRepo<'a> {
 }
 
 const COLUMNS: &str = "id, name, driver, connection, build_x_mm, build_y_mm, build_z_mm, nozzle_mm, firmware, tags, \
-     enabled, maintenance, require_bed_clear, bed_clear, slicer_profile, loaded_spool_id";
+     enabled, maintenance, require_bed_clear, bed_clear, slicer_profile, loaded_spool_id, \
+     EXISTS (SELECT 1 FROM printer_secrets s WHERE s.printer_id = printers.id) AS api_key_set";
 
 impl<'a> PrinterRepo<'a> {
     pub(super) fn new(pool: &'a SqlitePool) -> Self {
@@ -72,6 +90,17 @@ impl<'a> PrinterRepo<'a> {
     }
 
     pub async fn insert(&self, p: &NewPrinter) -> Result<i64, DbError> {
+        self.insert_with_secret(p, |_| None).await
+    }
+
+    /// Adds a printer and, in the same transaction, its credentials, which `seal` seals for the new id
+    /// (so a printer is never left half added, without the key it was given).
+    pub async fn insert_with_secret(
+        &self,
+        p: &NewPrinter,
+        seal: impl FnOnce(i64) -> Option<SealedSecret>,
+    ) -> Result<i64, DbError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id = sqlx::query(
             "INSERT INTO printers (name, driver, connection, build_x_mm, build_y_mm, build_z_mm, nozzle_mm, firmware, tags)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -85,10 +114,24 @@ impl<'a> PrinterRepo<'a> {
         .bind(p.nozzle_mm)
         .bind(&p.firmware)
         .bind(serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".into()))
-        .execute(self.pool)
+        .execute(&mut *tx)
         .await?
         .last_insert_rowid();
+        if let Some(sealed) = seal(id) {
+            put_secret(&mut tx, id, &sealed).await?;
+        }
+        tx.commit().await?;
         Ok(id)
+    }
+
+    /// A printer's sealed credentials, if it has any.
+    pub async fn secret(&self, id: i64) -> Result<Option<SealedSecret>, DbError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT nonce, ciphertext FROM printer_secrets WHERE printer_id = ?")
+                .bind(id)
+                .fetch_optional(self.pool)
+                .await?;
+        Ok(row.map(|(nonce, ciphertext)| SealedSecret { nonce, ciphertext }))
     }
 
     /// Every printer, by name.
@@ -112,6 +155,17 @@ impl<'a> PrinterRepo<'a> {
 
     /// Applies a settings change and returns the printer as it now is.
     pub async fn update(&self, id: i64, c: &PrinterChange) -> Result<PrinterRecord, DbError> {
+        self.update_with_secret(id, c, SecretChange::Keep).await
+    }
+
+    /// Applies a settings change and a change to the stored credentials in one transaction.
+    pub async fn update_with_secret(
+        &self,
+        id: i64,
+        c: &PrinterChange,
+        secret: SecretChange,
+    ) -> Result<PrinterRecord, DbError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let tags = c.tags.as_ref().map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
         let changed = sqlx::query(
             "UPDATE printers SET name = COALESCE(?, name), tags = COALESCE(?, tags), enabled = COALESCE(?, enabled),
@@ -134,12 +188,20 @@ impl<'a> PrinterRepo<'a> {
         .bind(&c.slicer_profile)
         .bind(c.connection.as_ref().map(|v| v.to_string()))
         .bind(id)
-        .execute(self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if changed == 0 {
             return Err(DbError::NotFound { kind: "printer", id });
         }
+        match secret {
+            SecretChange::Keep => {}
+            SecretChange::Replace(sealed) => put_secret(&mut tx, id, &sealed).await?,
+            SecretChange::Remove => {
+                sqlx::query("DELETE FROM printer_secrets WHERE printer_id = ?").bind(id).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
         self.get(id).await
     }
 
@@ -188,4 +250,21 @@ impl<'a> PrinterRepo<'a> {
         }
         Ok(())
     }
+}
+
+async fn put_secret(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: i64,
+    sealed: &SealedSecret,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO printer_secrets (printer_id, nonce, ciphertext) VALUES (?, ?, ?)
+         ON CONFLICT (printer_id) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
+    )
+    .bind(id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -155,6 +155,7 @@ fn default_printer() -> PrinterRecord {
         bed_clear: true,
         slicer_profile: None,
         loaded_spool_id: None,
+        api_key_set: false,
     }
 }
 

@@ -23,7 +23,10 @@ impl Farm {
     pub(crate) async fn connect_printer(&self, record: PrinterRecord) {
         let driver = match record.driver.as_str() {
             "simulated" => self.simulated_driver(&record),
-            _ => open_driver(&record),
+            _ => match crate::secrets::connection_for_driver(self.db(), self.vault(), &record).await {
+                Ok(connection) => open_driver(&record.driver, &connection),
+                Err(e) => Err(e.to_string()),
+            },
         };
         match driver {
             Ok(driver) => {
@@ -78,15 +81,14 @@ fn demo_marlin_options() -> MarlinOptions {
     MarlinOptions { reconnect_interval: Duration::from_millis(500), ..MarlinOptions::default() }
 }
 
-/// The driver for a configured printer, from its `driver` and `connection` columns:
-/// `marlin` takes `{"port": "/dev/ttyACM0", "baud": 115200}` or `{"tcp": "host:port"}`, `octoprint`
-/// `{"url", "api_key"}`, `moonraker` `{"url"}` (and an optional `api_key`).
-pub(crate) fn open_driver(record: &PrinterRecord) -> Result<Arc<dyn PrinterDriver>, String> {
-    let c: serde_json::Value = serde_json::from_str(&record.connection)
-        .map_err(|e| format!("the connection setting is not valid JSON: {e}"))?;
+/// The driver for a configured printer, from its `driver` column and its connection setting with the
+/// credentials put back (`secrets::connection_for_driver`): `marlin` takes
+/// `{"port": "/dev/ttyACM0", "baud": 115200}` or `{"tcp": "host:port"}`, `octoprint` `{"url", "api_key"}`,
+/// `moonraker` `{"url"}` (and an optional `api_key`).
+pub(crate) fn open_driver(driver: &str, c: &serde_json::Value) -> Result<Arc<dyn PrinterDriver>, String> {
     let text = |key: &str| c.get(key).and_then(|v| v.as_str()).map(str::to_string);
-    let missing = |what: &str| format!("the {} driver needs {what} in its connection setting", record.driver);
-    let driver: Arc<dyn PrinterDriver> = match record.driver.as_str() {
+    let missing = |what: &str| format!("the {driver} driver needs {what} in its connection setting");
+    let driver: Arc<dyn PrinterDriver> = match driver {
         "marlin" => match (text("port"), text("tcp")) {
             (Some(port), _) => {
                 let baud = c.get("baud").and_then(|b| b.as_u64()).unwrap_or(115_200) as u32;

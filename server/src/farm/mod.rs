@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::DemoConfig;
 use crate::db::{Db, DbError, JobRecord, PrinterRecord};
+use crate::secrets::Vault;
 
 pub use notify::Notifier;
 pub use windows::WindowState;
@@ -64,6 +65,8 @@ pub(crate) struct Live {
 
 struct Inner {
     db: Db,
+    /// Opens the printers' stored credentials when a driver is made.
+    vault: Arc<Vault>,
     data_dir: PathBuf,
     views: RwLock<BTreeMap<i64, PrinterView>>,
     live: RwLock<HashMap<i64, Live>>,
@@ -103,6 +106,7 @@ impl Farm {
     pub async fn start(
         db: &Db,
         data_dir: &Path,
+        vault: Arc<Vault>,
         demo: &DemoConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, DbError> {
@@ -113,6 +117,7 @@ impl Farm {
         let farm = Farm {
             inner: Arc::new(Inner {
                 db: db.clone(),
+                vault,
                 data_dir: data_dir.to_path_buf(),
                 views: RwLock::new(BTreeMap::new()),
                 live: RwLock::new(HashMap::new()),
@@ -171,6 +176,11 @@ impl Farm {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The box's key for printer credentials.
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
     }
 
     pub fn data_dir(&self) -> &Path {
