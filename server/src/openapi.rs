@@ -669,6 +669,7 @@ fn schemas() -> Value {
             ("build_z_mm", number()), ("nozzle_mm", number()), ("firmware", string()), ("tags", list(string())),
             ("enabled", boolean()), ("maintenance", boolean()), ("require_bed_clear", boolean()), ("bed_clear", boolean()),
             ("slicer_profile", opt_string()), ("loaded_spool_id", opt_id()),
+            ("api_key_set", described(boolean(), "Whether a credential is stored (sealed; never shown).")),
         ], &[])),
         ("NewPrinter", object(&[
             ("name", string()), ("driver", json!({ "enum": ["marlin", "octoprint", "moonraker", "simulated"] })),

@@ -239,7 +239,8 @@ impl Running {
         let handle = tokio::spawn(serve_on(config, listener, shutdown.clone()));
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-api-key", key.parse().unwrap());
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build().unwrap();
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build().unwrap();
         let running = Self { base: format!("http://{addr}"), http, shutdown, handle };
         for _ in 0..600 {
             if running.http.get(running.url("/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
