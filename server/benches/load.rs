@@ -449,7 +449,7 @@ async fn run(args: Args) -> bool {
     let queue = run_wrk("/api/v1/queue", &base, &args, &script);
 
     let crash = async {
-        let Some(at) = args.kill_at else { return None };
+        let at = args.kill_at?;
         tokio::time::sleep(Duration::from_secs(at)).await;
         server.lock().unwrap().kill();
         let killed = Instant::now();
