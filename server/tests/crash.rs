@@ -183,6 +183,15 @@ async fn assert_database_sound(dir: &Path, round: usize) {
     assert_eq!(integrity, ["ok"], "after kill {round}");
     let dangling = sqlx::query("PRAGMA foreign_key_check").fetch_all(db.pool()).await.unwrap();
     assert!(dangling.is_empty(), "after kill {round}: {} rows refer to missing rows", dangling.len());
+    // Not lost, but worth knowing: uploads cut between their two writes, and temporary files left behind.
+    let unmeasured: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_versions WHERE triangles IS NULL")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let parts = std::fs::read_dir(dir.join("models"))
+        .map(|d| d.filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".part"))).count())
+        .unwrap_or(0);
+    eprintln!("after kill {round}: {unmeasured} model versions without geometry, {parts} temporary files left");
     db.close().await;
 }
 
