@@ -136,6 +136,33 @@ impl Drop for Server {
     }
 }
 
+/// Makes an admin and an API key for the bench with the server's own CLI (`printfarm admin create`, then
+/// `printfarm admin api-key create`, which prints the key); `None` when this build has no accounts yet.
+fn provision_api_key(bin: &Path, data_dir: &Path) -> Option<String> {
+    use std::io::Write;
+    let mut create = Command::new(bin)
+        .args(["admin", "create", "--username", "loadbench", "--password-stdin", "--data-dir"])
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    create.stdin.take()?.write_all(b"load-bench-password\n").ok()?;
+    if !create.wait().ok()?.success() {
+        return None;
+    }
+    let out = Command::new(bin)
+        .args(["admin", "api-key", "create", "--username", "loadbench", "--data-dir"])
+        .arg(data_dir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout.lines().rev().find(|l| !l.trim().is_empty())?.trim().to_string();
+    out.status.success().then_some(key)
+}
+
 /// The server's resident memory now, in KiB (`None` once it is gone).
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -387,13 +414,19 @@ fn main() {
     std::process::exit(if ok { 0 } else { 1 });
 }
 
-async fn run(args: Args) -> bool {
+async fn run(mut args: Args) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    if args.api_key.is_none() {
+        args.api_key = provision_api_key(&args.server_bin, &dir.path().join("data"));
+    }
     let key = args.api_key.clone();
+    if key.is_none() {
+        println!("no API key (this build has no accounts yet): requests name their user with X-Printfarm-User");
+    }
 
     let server = Arc::new(Mutex::new(Server::start(&args, dir.path(), port)));
     let boot = wait_healthy(&http, &base, &log).await;

@@ -49,6 +49,44 @@ struct Committed {
     cut: usize,
 }
 
+/// The API key the test's requests carry once the server has accounts (`None` until then: requests name
+/// their user with `X-Printfarm-User`, as the other tests do).
+static API_KEY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+fn key_header() -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    if let Some(k) = API_KEY.get().cloned().flatten() {
+        h.insert("X-Api-Key", k.parse().unwrap());
+    }
+    h
+}
+
+/// Makes an admin and an API key with the server's own CLI, when this build has those commands.
+fn provision_api_key(dir: &Path) -> Option<String> {
+    use std::io::Write;
+    let bin = env!("CARGO_BIN_EXE_printfarm");
+    let mut create = std::process::Command::new(bin)
+        .args(["admin", "create", "--username", "crashadmin", "--password-stdin", "--data-dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    create.stdin.take()?.write_all(b"crash-test-password\n").ok()?;
+    if !create.wait().ok()?.success() {
+        return None;
+    }
+    let out = std::process::Command::new(bin)
+        .args(["admin", "api-key", "create", "--username", "crashadmin", "--data-dir"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout.lines().rev().find(|l| !l.trim().is_empty())?.trim().to_string();
+    out.status.success().then_some(key)
+}
+
 fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
@@ -96,6 +134,7 @@ async fn upload_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, 
         let sent = http
             .post(format!("{base}/api/v1/models?name={name}"))
             .header("X-Printfarm-User", USER)
+            .headers(key_header())
             .body(model_stl(seed.wrapping_mul(31).wrapping_add(n)))
             .send()
             .await;
@@ -123,6 +162,7 @@ async fn job_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, sto
         let sent = http
             .post(format!("{base}/api/v1/jobs"))
             .header("X-Printfarm-User", USER)
+            .headers(key_header())
             .json(&json!({ "model_version_id": version, "copies": 2, "quality": "draft" }))
             .send()
             .await;
@@ -145,6 +185,7 @@ async fn user_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, st
         let sent = http
             .post(format!("{base}{}", app::api::printers::AddUser::PATH))
             .header("X-Printfarm-User", USER)
+            .headers(key_header())
             .form(&[("username", username.as_str()), ("display_name", "Crash tester"), ("role", "maker")])
             .send()
             .await;
@@ -159,13 +200,22 @@ async fn user_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, st
 async fn reader_loop(base: String, stop: Arc<AtomicBool>) {
     let http = client();
     let ws_url = format!("{}/api/v1/events", base.replace("http://", "ws://"));
-    let mut events = tokio_tungstenite::connect_async(ws_url.as_str()).await.ok().map(|(ws, _)| ws);
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
+    req.headers_mut().extend(key_header());
+    let mut events = tokio_tungstenite::connect_async(req).await.ok().map(|(ws, _)| ws);
     for _ in 0..10_000 {
         if stop.load(Ordering::Relaxed) {
             return;
         }
         for path in ["/", "/api/v1/queue"] {
-            if http.get(format!("{base}{path}")).header("X-Printfarm-User", USER).send().await.is_err() {
+            if http
+                .get(format!("{base}{path}"))
+                .header("X-Printfarm-User", USER)
+                .headers(key_header())
+                .send()
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -201,7 +251,13 @@ async fn assert_all_there(base: &str, committed: &Committed, round: usize) {
     let get = |path: String| {
         let http = http.clone();
         async move {
-            let r = http.get(format!("{base}{path}")).header("X-Printfarm-User", USER).send().await.unwrap();
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("X-Printfarm-User", USER)
+                .headers(key_header())
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200, "after kill {round}: GET {path}");
             r
         }
@@ -222,6 +278,7 @@ async fn assert_all_there(base: &str, committed: &Committed, round: usize) {
     let r = http
         .post(format!("{base}{}", app::api::printers::ListUsers::PATH))
         .header("X-Printfarm-User", USER)
+        .headers(key_header())
         .send()
         .await
         .unwrap();
@@ -248,6 +305,7 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         NewUser { username: USER.into(), display_name: "Alice".into(), role: Role::Teacher, password_hash: None };
     db.users().insert(&user).await.unwrap();
     db.close().await;
+    API_KEY.get_or_init(|| provision_api_key(dir.path()));
 
     let replay: Option<Vec<u64>> = std::env::var("PRINTFARM_CRASH_DELAYS_MS")
         .ok()
@@ -324,6 +382,7 @@ async fn upload_loop_once(base: &str, committed: &Mutex<Committed>) {
     let r = client()
         .post(format!("{base}/api/v1/models?name=first.stl"))
         .header("X-Printfarm-User", USER)
+        .headers(key_header())
         .body(model_stl(0))
         .send()
         .await
