@@ -599,6 +599,10 @@ async fn run(mut args: Args) -> bool {
     ok &= missing == 0 && integrity == "ok" && dangling == 0;
     if !ok {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
+        // Panics and errors first: a backtrace would push them out of the tail.
+        let alarms: Vec<&str> =
+            log.lines().filter(|l| l.contains("panicked") || l.contains("ERROR")).take(20).collect();
+        println!("the server's panics and errors:\n{}", alarms.join("\n"));
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
         println!("the server's last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
