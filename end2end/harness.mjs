@@ -1,6 +1,6 @@
 // Starts the real printfarm server on a free loopback port with a fresh data directory, and a
 // headless Debian Chromium through playwright-core (which never downloads a browser).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 
 export const artifacts = resolve('end2end/artifacts');
 
-/** The admin every test server is set up with (through the first-run endpoint, as a person would). */
+/** The admin every test server has, made with the server's own CLI before it starts. */
 export const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
 
 // Browsers keep cookies per host, not per port: each server gets its own loopback address
@@ -34,6 +34,10 @@ export async function startServer(env = {}) {
   const bin = process.env.SERVER_BIN ?? resolve('target/debug/printfarm');
   const dataDir = mkdtempSync(join(tmpdir(), 'printfarm-e2e-'));
   const host = `127.0.0.${nextHost++}`;
+  execFileSync(bin, ['admin', 'create', '--username', ADMIN.username, '--password-stdin', '--data-dir', dataDir], {
+    input: `${ADMIN.password}\n`,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   const child = spawn(bin, ['serve', '--listen', `${host}:0`, '--data-dir', dataDir], {
     env: {
       ...process.env,
@@ -57,7 +61,7 @@ export async function startServer(env = {}) {
     child.on('exit', (code) => fail(new Error(`server exited with ${code}:\n${log}`)));
   });
   const url = `http://${address}`;
-  const session = await setUp(url);
+  const session = await signInAs(url, ADMIN.username, ADMIN.password);
   const key = await newKey(url, session);
   serverKeys.set(url, key);
   return {
@@ -101,13 +105,13 @@ function sessionOf(res) {
   return cookieOf(res).value;
 }
 
-async function setUp(url) {
-  const res = await realFetch(`${url}/api/v1/auth/setup`, {
+async function signInAs(url, username, password) {
+  const res = await realFetch(`${url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
+    body: JSON.stringify({ username, password }),
   });
-  if (res.status !== 201) throw new Error(`first-run setup: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`sign in as ${username}: ${res.status} ${await res.text()}`);
   return sessionOf(res);
 }
 

@@ -35,8 +35,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// The user the demo farm creates; seeded jobs are submitted in its name.
-const DEMO_USER: &str = "demo";
 /// How often the server's memory is sampled.
 const RSS_EVERY: Duration = Duration::from_secs(10);
 /// Slicing the seeded jobs must finish within this before the clock starts.
@@ -177,9 +175,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p / 100.0).round() as usize]
 }
 
-/// Requests carry the API key when there is one, and name the demo user (what tests do until sign-in).
+/// Requests carry the API key (the server refuses anonymous API calls).
 fn authed(req: reqwest::RequestBuilder, key: &Option<String>) -> reqwest::RequestBuilder {
-    let req = req.header("X-Printfarm-User", DEMO_USER);
     match key {
         Some(k) => req.header("X-Api-Key", k),
         None => req,
@@ -366,8 +363,7 @@ async fn run_wrk(path: &'static str, base: &str, args: &Args, script: &Path) -> 
         .args(["--timeout", "10s", "-s"])
         .arg(script)
         // What a browser sends; the server compresses what it can.
-        .args(["-H", "Accept-Encoding: gzip, deflate, br"])
-        .args(["-H", &format!("X-Printfarm-User: {DEMO_USER}")]);
+        .args(["-H", "Accept-Encoding: gzip, deflate, br"]);
     if let Some(k) = &args.api_key {
         cmd.args(["-H", &format!("X-Api-Key: {k}")]);
     }

@@ -49,8 +49,7 @@ struct Committed {
     cut: usize,
 }
 
-/// The API key the test's requests carry once the server has accounts (`None` until then: requests name
-/// their user with `X-Printfarm-User`, as the other tests do).
+/// The admin's API key every request of the test carries (made with the server's own CLI).
 static API_KEY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
 fn key_header() -> reqwest::header::HeaderMap {
@@ -133,7 +132,6 @@ async fn upload_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, 
         let name = format!("part-{seed}-{n}.stl");
         let sent = http
             .post(format!("{base}/api/v1/models?name={name}"))
-            .header("X-Printfarm-User", USER)
             .headers(key_header())
             .body(model_stl(seed.wrapping_mul(31).wrapping_add(n)))
             .send()
@@ -161,7 +159,6 @@ async fn job_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, sto
         };
         let sent = http
             .post(format!("{base}/api/v1/jobs"))
-            .header("X-Printfarm-User", USER)
             .headers(key_header())
             .json(&json!({ "model_version_id": version, "copies": 2, "quality": "draft" }))
             .send()
@@ -184,7 +181,6 @@ async fn user_loop(base: String, seed: u64, committed: Arc<Mutex<Committed>>, st
         let username = format!("u{seed}-{n}");
         let sent = http
             .post(format!("{base}{}", app::api::printers::AddUser::PATH))
-            .header("X-Printfarm-User", USER)
             .headers(key_header())
             .form(&[("username", username.as_str()), ("display_name", "Crash tester"), ("role", "maker")])
             .send()
@@ -208,14 +204,7 @@ async fn reader_loop(base: String, stop: Arc<AtomicBool>) {
             return;
         }
         for path in ["/", "/api/v1/queue"] {
-            if http
-                .get(format!("{base}{path}"))
-                .header("X-Printfarm-User", USER)
-                .headers(key_header())
-                .send()
-                .await
-                .is_err()
-            {
+            if http.get(format!("{base}{path}")).headers(key_header()).send().await.is_err() {
                 return;
             }
         }
@@ -251,13 +240,7 @@ async fn assert_all_there(base: &str, committed: &Committed, round: usize) {
     let get = |path: String| {
         let http = http.clone();
         async move {
-            let r = http
-                .get(format!("{base}{path}"))
-                .header("X-Printfarm-User", USER)
-                .headers(key_header())
-                .send()
-                .await
-                .unwrap();
+            let r = http.get(format!("{base}{path}")).headers(key_header()).send().await.unwrap();
             assert_eq!(r.status(), 200, "after kill {round}: GET {path}");
             r
         }
@@ -275,13 +258,8 @@ async fn assert_all_there(base: &str, committed: &Committed, round: usize) {
         let v: Value = get(format!("/api/v1/jobs/{job}")).await.json().await.unwrap();
         assert_eq!(v["job"]["model_version_id"], *version, "after kill {round}: {v}");
     }
-    let r = http
-        .post(format!("{base}{}", app::api::printers::ListUsers::PATH))
-        .header("X-Printfarm-User", USER)
-        .headers(key_header())
-        .send()
-        .await
-        .unwrap();
+    let r =
+        http.post(format!("{base}{}", app::api::printers::ListUsers::PATH)).headers(key_header()).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let users: Vec<Value> = r.json().await.unwrap();
     for (id, name) in &committed.users {
@@ -381,7 +359,6 @@ fn counts(committed: &Mutex<Committed>) -> [usize; 3] {
 async fn upload_loop_once(base: &str, committed: &Mutex<Committed>) {
     let r = client()
         .post(format!("{base}/api/v1/models?name=first.stl"))
-        .header("X-Printfarm-User", USER)
         .headers(key_header())
         .body(model_stl(0))
         .send()

@@ -744,8 +744,15 @@ async fn compute_forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
         .await?;
     let (printers, policy) = snapshot(farm).await?;
     let jobs: Vec<scheduler::Job> = waiting.iter().map(scheduler_job).collect();
-    let order = scheduler::service_order(&jobs, &policy);
-    let estimates: Vec<Estimate> = scheduler::forecast(&printers, &jobs, &policy);
+    // Simulating a few hundred jobs forward takes milliseconds of CPU: off the async workers, so the
+    // requests they serve meanwhile are not held up.
+    let (jobs, order, estimates) = tokio::task::spawn_blocking(move || {
+        let order = scheduler::service_order(&jobs, &policy);
+        let estimates: Vec<Estimate> = scheduler::forecast(&printers, &jobs, &policy);
+        (jobs, order, estimates)
+    })
+    .await
+    .expect("the forecast does not panic");
     let iso = |s: f64| super::windows::utc(s).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut position = vec![0; jobs.len()];
     for (pos, &i) in order.iter().enumerate() {
