@@ -130,7 +130,7 @@ test('settings: add a material, change a quota, add a user; all saved and audite
   // A refused server function answers 500, which the browser logs; the page says why in words.
   await page.getByTestId('user-name').fill('maya.k');
   await page.getByTestId('user-add').click();
-  await page.getByText('There is already a user called maya.k').waitFor();
+  await page.getByText('The name "maya.k" is taken. Choose another.').waitFor();
 
   await page.getByTestId('window-start').fill('22:30');
   await page.getByTestId('window-add').click();

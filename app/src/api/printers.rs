@@ -143,7 +143,15 @@ pub trait PrinterDesk: Send + Sync + 'static {
     /// `pause`, `resume`, `cancel`, `emergency_stop`. Returns what was done, in words.
     fn command(&self, id: i64, action: String, axis: Option<String>, mm: Option<f64>) -> DeskFuture<'_, String>;
     fn users(&self) -> DeskFuture<'_, Vec<UserView>>;
-    fn add_user(&self, username: String, display_name: String, role: String) -> DeskFuture<'_, UserView>;
+    /// A new account; `password` (8+ characters) and `pin` (4–8 digits) are optional, empty means none.
+    fn add_user(
+        &self,
+        username: String,
+        display_name: String,
+        role: String,
+        password: String,
+        pin: String,
+    ) -> DeskFuture<'_, UserView>;
     fn model_packs(&self) -> DeskFuture<'_, Vec<ModelPackView>>;
     /// `rollback` or `remove` (with the pack's `<id>-<version>`).
     fn model_pack_action(&self, action: String, pack: Option<String>) -> DeskFuture<'_, String>;
@@ -375,9 +383,18 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
 }
 
 #[server]
-pub async fn add_user(username: String, display_name: String, role: String) -> Result<UserView, ServerFnError> {
+pub async fn add_user(
+    username: String,
+    display_name: String,
+    role: String,
+    password: Option<String>,
+    pin: Option<String>,
+) -> Result<UserView, ServerFnError> {
     crate::auth::require(crate::auth::Role::Admin)?;
-    desk()?.add_user(username, display_name, role).await.map_err(ServerFnError::new)
+    desk()?
+        .add_user(username, display_name, role, password.unwrap_or_default(), pin.unwrap_or_default())
+        .await
+        .map_err(ServerFnError::new)
 }
 
 /// The farm's settings as a JSON object (`GET /api/v1/farm/settings`).

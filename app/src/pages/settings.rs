@@ -268,16 +268,21 @@ fn Users() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let display = RwSignal::new(String::new());
     let role = RwSignal::new("maker".to_string());
+    let password = RwSignal::new(String::new());
+    let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
         let (u, d, r) = (username.get(), display.get(), role.get());
+        let (pw, p) = (Some(password.get()), Some(pin.get()));
         leptos::task::spawn_local(async move {
-            match add_user(u, d, r).await {
+            match add_user(u, d, r, pw, p).await {
                 Ok(_) => {
                     username.set(String::new());
                     display.set(String::new());
+                    password.set(String::new());
+                    pin.set(String::new());
                     reload.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(say(e))),
@@ -319,9 +324,11 @@ fn Users() -> impl IntoView {
                         {ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
                     </select>
                 </label>
+                <label>"Password"<input type="password" minlength="8" autocomplete="new-password" data-testid="user-password" prop:value=password on:input=move |e| password.set(event_target_value(&e))/></label>
+                <label>"PIN (kiosk)"<input type="password" inputmode="numeric" maxlength="8" autocomplete="off" data-testid="user-pin" prop:value=pin on:input=move |e| pin.set(event_target_value(&e))/></label>
                 <button class="pf-btn pf-primary" type="submit" data-testid="user-add">"Add user"</button>
             </form>
-            <p class="muted">"Passwords and PINs are set when accounts arrive; until then people use the farm without signing in."</p>
+            <p class="muted">"People sign in with the password; at a kiosk, with their name and PIN. A kiosk account is the touchscreen's own: sign the kiosk in with it."</p>
             {error_line(error)}
         </section>
     }

@@ -19,7 +19,7 @@ use printers::octoprint::{OctoPrintDriver, OctoPrintOptions};
 use printers::{PrinterDriver, PrinterState};
 use serde_json::{json, Value};
 
-use crate::db::{AuditEntry, DbError, NewUser, PrinterRecord, Role};
+use crate::db::{AuditEntry, DbError, PrinterRecord, Role};
 use crate::farm::dispatch::{self, JobError};
 use crate::http::AppState;
 
@@ -163,8 +163,14 @@ fn done_message(action: &str, axis: Option<&str>, mm: Option<f64>) -> String {
 impl Desk {
     async fn call_rest(&self, method: &str, path: &str, body: Option<String>) -> Result<String, String> {
         use tower::ServiceExt;
-        let router = crate::api::routes(self.state.clone()).with_state(self.state.clone());
+        // The same route table and role rules as over HTTP, acting as whoever called the page's function.
+        let router = crate::api::routes(self.state.clone())
+            .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce))
+            .with_state(self.state.clone());
         let mut req = axum::http::Request::builder().method(method).uri(path);
+        if let Some(caller) = crate::auth::current() {
+            req = req.extension(caller);
+        }
         if body.is_some() {
             req = req.header(axum::http::header::CONTENT_TYPE, "application/json");
         }
@@ -455,11 +461,6 @@ fn row(r: &PrinterRecord, due: Vec<String>, tasks: u32) -> PrinterRow {
     }
 }
 
-fn valid_username(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-}
-
 impl PrinterDesk for Desk {
     fn rest<'a>(&'a self, method: &'a str, path: &'a str, body: Option<String>) -> DeskFuture<'a, String> {
         Box::pin(async move {
@@ -518,37 +519,34 @@ impl PrinterDesk for Desk {
         })
     }
 
-    fn add_user(&self, username: String, display_name: String, role: String) -> DeskFuture<'_, UserView> {
+    fn add_user(
+        &self,
+        username: String,
+        display_name: String,
+        role: String,
+        password: String,
+        pin: String,
+    ) -> DeskFuture<'_, UserView> {
         Box::pin(async move {
-            let username = username.trim().to_lowercase();
-            if !valid_username(&username) {
-                return Err("A username is 1 to 40 small letters, digits, dots, dashes or underscores, like \
-                            maya.k. Change it and try again."
-                    .into());
-            }
             let role: Role = role.parse().map_err(|_| "Pick a role from the list.".to_string())?;
-            let display = match display_name.trim() {
-                "" => username.clone(),
-                d => d.chars().take(80).collect(),
-            };
-            if self.state.db.users().by_username(&username).await.map_err(db_error)?.is_some() {
-                return Err(format!("There is already a user called {username}. Pick another username."));
-            }
-            // No password: signing in is issue #9, which sets passwords and PINs.
-            let id = self
+            let password = Some(password).filter(|p| !p.is_empty());
+            let pin = Some(pin.trim().to_string()).filter(|p| !p.is_empty());
+            // The same checks and hashing as POST /api/v1/users.
+            let user = self
                 .state
-                .db
-                .users()
-                .insert(&NewUser {
-                    username: username.clone(),
-                    display_name: display.clone(),
-                    role,
-                    password_hash: None,
-                })
+                .auth
+                .create_user(&username.trim().to_lowercase(), &display_name, role, password.as_deref(), pin.as_deref())
                 .await
-                .map_err(db_error)?;
-            self.audit("user.added", "users", Some(id), json!({ "username": username, "role": role.as_str() })).await;
-            Ok(UserView { id, username, display_name: display, role: role.as_str().into(), disabled: false })
+                .map_err(|e| e.to_string())?;
+            let detail = json!({ "username": user.username, "role": role.as_str(), "password": password.is_some(), "pin": pin.is_some() });
+            self.audit("user.added", "users", Some(user.id), detail).await;
+            Ok(UserView {
+                id: user.id,
+                username: user.username,
+                display_name: user.display_name,
+                role: role.as_str().into(),
+                disabled: false,
+            })
         })
     }
 
@@ -693,12 +691,5 @@ mod tests {
         assert!(found[0].detail.contains("Marlin 2.1.2"));
         assert!(found[1].needs_key && found[1].already_added);
         assert_eq!(found[1].connection, r#"{"url":"http://10.0.0.5:80"}"#);
-    }
-
-    #[test]
-    fn usernames_are_simple() {
-        assert!(valid_username("maya.k"));
-        assert!(!valid_username("Maya K"));
-        assert!(!valid_username(""));
     }
 }
