@@ -33,19 +33,32 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The store as its users see it: everything but the installer's scratch folders.
+fn visible(root: &Path) -> Vec<PathBuf> {
+    files_under(root)
+        .into_iter()
+        .filter(|p| !p.strip_prefix(root).is_ok_and(|r| r.starts_with(".staging") || r.starts_with(".trash")))
+        .collect()
+}
+
 fuzz_target!(|data: &[u8]| {
     // /dev/shm when there is one: the installer syncs every file, which is slow on a disk.
     let shm = Path::new("/dev/shm");
-    let tmp = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("a temporary directory");
+    let tmp =
+        if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("a temporary directory");
     let root = tmp.path().join("store").join("models");
     let pack = tmp.path().join("pack.tar");
     std::fs::write(&pack, data).expect("the pack file");
     let store = ModelStore::open(&root).expect("an empty store opens");
-    let before = files_under(&root);
+    let before = visible(&root);
     let result = store.install(&pack, &AcceptAll, &mut |_| {});
     let after = files_under(tmp.path());
     for path in &after {
-        assert!(path.starts_with(&root) || *path == pack || *path == root.parent().unwrap(), "{} is outside the store", path.display());
+        assert!(
+            path.starts_with(&root) || *path == pack || *path == root.parent().unwrap(),
+            "{} is outside the store",
+            path.display()
+        );
     }
     match result {
         Ok(installed) => {
@@ -54,12 +67,6 @@ fuzz_target!(|data: &[u8]| {
             let manifest = std::fs::read(installed.dir.join("manifest.json")).expect("the manifest was kept");
             genai::modelpack::Manifest::parse(&manifest).expect("the kept manifest is valid");
         }
-        Err(_) => {
-            let visible: Vec<PathBuf> = files_under(&root)
-                .into_iter()
-                .filter(|p| !p.strip_prefix(&root).is_ok_and(|r| r.starts_with(".staging") || r.starts_with(".trash")))
-                .collect();
-            assert_eq!(visible, before, "a failed install changed the store");
-        }
+        Err(_) => assert_eq!(visible(&root), before, "a failed install changed the store"),
     }
 });
