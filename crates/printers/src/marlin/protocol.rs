@@ -146,7 +146,9 @@ pub fn parse_temps(line: &str) -> Option<Temps> {
     let mut out = Temps::default();
     let mut rest = line;
     while let Some(i) = rest.find(':') {
-        let key_start = rest[..i].rfind(|c: char| c.is_whitespace()).map_or(0, |j| j + 1);
+        // The key starts after the last whitespace, which may be wider than a byte (U+0085 from line noise).
+        let key_start =
+            rest[..i].char_indices().rev().find(|(_, c)| c.is_whitespace()).map_or(0, |(j, c)| j + c.len_utf8());
         let key = &rest[key_start..i];
         let after = &rest[i + 1..];
         let (actual, target, used) = read_reading(after);
@@ -227,6 +229,18 @@ pub fn parse_firmware(line: &str) -> FirmwareInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temperatures_after_wide_whitespace_do_not_panic() {
+        // U+0085 (line noise) and U+2003 are whitespace wider than a byte; slicing after them panicked.
+        let t = parse_temps("a\u{85}T:20.5 /0").expect("a hotend reading");
+        assert_eq!(t.hotend, Some(Temperature { actual: 20.5, target: 0.0 }));
+        let both = Temps {
+            hotend: Some(Temperature { actual: 21.0, target: 0.0 }),
+            bed: Some(Temperature { actual: 60.0, target: 0.0 }),
+        };
+        assert_eq!(Response::parse("T:21 /0\u{2003}B:60 /0"), Response::Temperatures(both));
+    }
 
     #[test]
     fn checksums_match_marlin() {
