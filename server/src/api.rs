@@ -163,6 +163,7 @@ impl From<JobError> for ApiError {
         match e {
             JobError::Invalid(m) => Self::bad(m),
             JobError::Conflict(m) => Self { status: StatusCode::CONFLICT, message: m },
+            JobError::Quota(m) => Self { status: StatusCode::TOO_MANY_REQUESTS, message: m },
             JobError::Db(e) => e.into(),
         }
     }
@@ -994,9 +995,16 @@ async fn change_settings(
             "generation_blocklist" => value
                 .as_array()
                 .is_some_and(|a| a.len() <= 1000 && a.iter().all(|w| w.as_str().is_some_and(|w| w.len() <= 100))),
-            "generation_quota_per_hour" => value.as_object().is_some_and(|m| {
-                m.iter().all(|(role, n)| role.parse::<Role>().is_ok() && (n.is_null() || n.as_u64().is_some()))
-            }),
+            "generation_quota_per_hour" | "job_quota" | "filament_quota_g_per_week" => {
+                value.as_object().is_some_and(|m| {
+                    m.iter().all(|(role, n)| role.parse::<Role>().is_ok() && (n.is_null() || n.as_u64().is_some()))
+                })
+            }
+            // Per person: grams of filament in seven days.
+            "filament_quota_users" => value
+                .as_object()
+                .is_some_and(|m| m.values().all(|n| n.is_null() || n.as_f64().is_some_and(|g| g >= 0.0))),
+            "kiosk_idle_s" => value.as_u64().is_some_and(|s| (10..=3600).contains(&s)),
             _ => return Err(ApiError::bad(format!("unknown setting {key:?}"))),
         };
         if !ok {

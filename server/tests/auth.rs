@@ -489,3 +489,32 @@ async fn the_admin_cli_makes_accounts_and_keys_while_the_server_runs() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
 }
+
+/// Quotas: unfinished jobs per role, grams per week per user; refusals say the limit and what to do.
+#[tokio::test]
+async fn quotas_stop_a_maker_with_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path()).await;
+    make_user(&s, "kim", "maker", "a long password", None).await;
+    make_user(&s, "lee", "maker", "a long password", None).await;
+    let (status, v) = s.send(Method::PUT, "/api/v1/farm/settings", None, json!({ "job_quota": { "maker": 2 } })).await;
+    assert_eq!(status, 200, "{v}");
+    let version = common::upload(&s, "cube.stl", [10.0, 10.0, 10.0], ADMIN).await;
+    let submit = async |who: &str, copies: i64| {
+        s.send(Method::POST, "/api/v1/jobs", Some(who), json!({ "model_version_id": version, "copies": copies })).await
+    };
+    assert_eq!(submit("kim", 2).await.0, 201);
+    let (status, v) = submit("kim", 1).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("may have 2 at once"), "{v}");
+    // Teachers and the admin have no job limit; another maker has their own.
+    assert_eq!(submit("lee", 1).await.0, 201);
+    // A per-person filament limit wins over the role's (none here).
+    let (status, _) =
+        s.send(Method::PUT, "/api/v1/farm/settings", None, json!({ "filament_quota_users": { "lee": 0 } })).await;
+    assert_eq!(status, 200);
+    let (status, v) = submit("lee", 1).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("filament"), "{v}");
+    s.stop().await;
+}

@@ -33,6 +33,9 @@ const MAX_PRINTERS: u32 = 6;
 struct Server {
     runtime: tokio::runtime::Runtime,
     router: Router,
+    /// An admin's API key, sent with inputs that bring no credentials of their own, so the fuzzer reaches
+    /// the handlers and not only the sign-in gate.
+    key: String,
     printers_added: AtomicU32,
     _dir: tempfile::TempDir,
 }
@@ -49,11 +52,18 @@ fn server() -> &'static Server {
         let site = dir.path().join("site");
         std::fs::create_dir_all(site.join("pkg")).expect("the site folder");
         std::fs::write(site.join("favicon.ico"), b"icon").expect("a static file");
-        let router = runtime.block_on(async {
+        let (router, key) = runtime.block_on(async {
             let shutdown = CancellationToken::new();
             let db = Db::open(&data_dir).await.expect("a fresh database");
             let demo = DemoConfig { enabled: false, printers: 0, speed: 50.0 };
-            let farm = Farm::start(&db, &data_dir, &demo, shutdown.clone()).await.expect("the farm starts");
+            let vault = std::sync::Arc::new(server::secrets::Vault::open(&data_dir).expect("the box's key"));
+            let farm = Farm::start(&db, &data_dir, vault, &demo, shutdown.clone()).await.expect("the farm starts");
+            let auth = server::auth::Auth::new(db.clone()).await.expect("accounts");
+            let admin = auth
+                .create_user("fuzzadmin", "", server::db::Role::Admin, Some("fuzz admin password"), None)
+                .await
+                .expect("an admin");
+            let (_, key) = auth.create_key(&admin, "fuzzing", None).await.expect("a key");
             let mut leptos = leptos::config::get_configuration(None).expect("leptos options").leptos_options;
             leptos.site_root = site.to_string_lossy().as_ref().into();
             let generator = server::generate::Generator::start(
@@ -64,14 +74,14 @@ fn server() -> &'static Server {
             )
             .await
             .expect("the generator starts");
-            router(AppState { leptos, db, farm, generator, shutdown })
+            (router(AppState { leptos, db, farm, generator, shutdown, auth }), key)
         });
-        Server { runtime, router, printers_added: AtomicU32::new(0), _dir: dir }
+        Server { runtime, router, key, printers_added: AtomicU32::new(0), _dir: dir }
     })
 }
 
 /// Parses the text form; `None` for what hyper would refuse before the router sees it.
-fn request(data: &[u8]) -> Option<Request<Body>> {
+fn request(data: &[u8], key: &str) -> Option<Request<Body>> {
     let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
         Some(i) => (&data[..i], &data[i + 2..]),
         None => (data, &[][..]),
@@ -94,6 +104,10 @@ fn request(data: &[u8]) -> Option<Request<Body>> {
         req = req.header(name, value);
     }
     let mut req = req.body(Body::from(body.to_vec())).ok()?;
+    let headers = req.headers();
+    if !["x-api-key", "authorization", "cookie"].iter().any(|h| headers.contains_key(*h)) {
+        req.headers_mut().insert("x-api-key", HeaderValue::from_str(key).ok()?);
+    }
     req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
     Some(req)
 }
@@ -115,12 +129,12 @@ fn adds_a_printer(req: &Request<Body>) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(req) = request(data) else { return };
+    let server = server();
+    let Some(req) = request(data, &server.key) else { return };
     let body_start = data.windows(2).position(|w| w == b"\n\n").map_or(data.len(), |i| i + 2);
     if touches_the_outside(&req, &data[body_start..]) {
         return;
     }
-    let server = server();
     let adding = adds_a_printer(&req);
     if adding && server.printers_added.load(Ordering::Relaxed) >= MAX_PRINTERS {
         return;

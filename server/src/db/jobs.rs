@@ -408,6 +408,29 @@ impl<'a> JobRepo<'a> {
         .await
     }
 
+    /// How many of a person's jobs are not finished (waiting, printing or paused).
+    pub async fn unfinished_of(&self, owner_id: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state NOT IN ('done', 'failed', 'cancelled')",
+        )
+        .bind(owner_id)
+        .fetch_one(self.pool)
+        .await?)
+    }
+
+    /// Grams of filament a person's jobs of the last seven days use, as far as they are known (sliced or
+    /// printed; cancelled-before-printing jobs do not count).
+    pub async fn grams_this_week(&self, owner_id: i64) -> Result<f64, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(SUM(filament_g), 0.0) FROM jobs
+             WHERE owner_id = ? AND created_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+               AND NOT (state = 'cancelled' AND attempts = 0)",
+        )
+        .bind(owner_id)
+        .fetch_one(self.pool)
+        .await?)
+    }
+
     /// The job a printer holds (assigned, printing or paused), if any.
     pub async fn active_on(&self, printer_id: i64) -> Result<Option<JobRecord>, DbError> {
         let row: Option<JobRow> = sqlx::query_as(&format!(

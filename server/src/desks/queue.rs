@@ -277,7 +277,7 @@ impl Desk {
                 Err(format!("The printer did not do it: {m}. Check the printer, then try again."))
             }
             Err(JobError::Conflict(_)) => Err(text::CHANGED.into()),
-            Err(JobError::Invalid(m)) => Err(m),
+            Err(JobError::Invalid(m)) | Err(JobError::Quota(m)) => Err(m),
         }
     }
 
@@ -338,7 +338,7 @@ impl Desk {
         match dispatch::submit(&self.state.farm, &submission, owner).await {
             Ok(jobs) => jobs.first().map(|j| j.id).ok_or_else(|| text::CHANGED.to_string()),
             Err(JobError::Invalid(m)) => Err(format!("This job can't be printed again: {m}.")),
-            Err(JobError::Conflict(m)) => Err(m),
+            Err(JobError::Conflict(m)) | Err(JobError::Quota(m)) => Err(m),
             Err(JobError::Db(e)) => Err(db_error(e)),
         }
     }

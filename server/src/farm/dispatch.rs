@@ -97,10 +97,59 @@ pub struct Submission {
 pub enum JobError {
     #[error("{0}")]
     Invalid(String),
+    /// A quota is used up: what the limit is and what to do.
+    #[error("{0}")]
+    Quota(String),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// Unfinished jobs a role may have at once unless the `job_quota` setting says otherwise (`{"maker": 20}`;
+/// a role missing from the setting has no limit). Teachers and above have none by default.
+pub fn default_job_quota(role: Role) -> Option<i64> {
+    match role {
+        Role::Kiosk | Role::Maker => Some(20),
+        Role::Teacher | Role::Manager | Role::Admin => None,
+    }
+}
+
+/// Refuses a submission that would go over the person's quotas: unfinished jobs at once (`job_quota`, per
+/// role) and grams of filament in seven days (`filament_quota_g_per_week`, per role; `filament_quota_users`
+/// per user name, which wins).
+async fn check_quotas(farm: &Farm, (user, role): (i64, Role), copies: i64) -> Result<(), JobError> {
+    let db = farm.db();
+    let settings = db.farm().settings().await.unwrap_or_default();
+    let per_role = |key: &str| {
+        settings.get(key).and_then(|v| v.as_object()).map(|m| m.get(role.as_str()).and_then(|v| v.as_i64()))
+    };
+    let job_limit = per_role("job_quota").unwrap_or_else(|| default_job_quota(role));
+    if let Some(limit) = job_limit {
+        let open = db.jobs().unfinished_of(user).await?;
+        if open + copies > limit {
+            return Err(JobError::Quota(format!(
+                "You have {open} prints waiting or printing, and a {role} may have {limit} at once. \
+                 Wait until some are printed, or ask a teacher."
+            )));
+        }
+    }
+    let username = db.accounts().by_id(user).await.map(|u| u.username).unwrap_or_default();
+    let grams_limit = settings
+        .get("filament_quota_users")
+        .and_then(|v| v.get(&username))
+        .and_then(|v| v.as_f64())
+        .or_else(|| per_role("filament_quota_g_per_week").flatten().map(|g| g as f64));
+    if let Some(limit) = grams_limit {
+        let used = db.jobs().grams_this_week(user).await?;
+        if used >= limit {
+            return Err(JobError::Quota(format!(
+                "You have used {used:.0} g of filament this week; your limit is {limit:.0} g. \
+                 It frees up as the week goes on, or ask a teacher."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Records a submission: one job per copy, then queued, or awaiting approval when the submitter's role
@@ -144,6 +193,9 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
     }
     if s.nozzle_mm.is_some_and(|n| !(n > 0.0 && n < 5.0)) {
         return Err(JobError::Invalid("the nozzle must be between 0 and 5 mm".into()));
+    }
+    if let Some(owner) = owner {
+        check_quotas(farm, owner, copies).await?;
     }
     let quality = s.quality.clone().unwrap_or_else(|| "standard".into());
     if !["draft", "standard", "normal", "fine", "detail", "0.28-draft", "0.20-standard", "0.15-fine", "0.10-detail"]
