@@ -176,7 +176,8 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     response
 }
 
-fn append_cookies(response: &mut Response, cookies: &[String]) {
+/// Adds `Set-Cookie` headers (values that are not valid header text are skipped).
+pub(super) fn append_cookies(response: &mut Response, cookies: &[String]) {
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(c) {
             response.headers_mut().append(header::SET_COOKIE, v);

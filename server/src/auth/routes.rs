@@ -2,7 +2,7 @@
 //! (admins manage accounts) and `/api/v1/api-keys` (everyone their own keys; admins all).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Json, Router};
@@ -65,11 +65,7 @@ fn json_body<T>(body: Body<T>) -> Result<T, Refusal> {
 }
 
 fn with_cookies(mut response: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
+    super::gate::append_cookies(&mut response, cookies);
     response
 }
 
