@@ -218,13 +218,14 @@ impl Op {
 }
 
 /// The error answers operations refer to.
-const ERRORS: [(u16, &str); 10] = [
+const ERRORS: [(u16, &str); 11] = [
     (400, "The request is malformed or a value is out of range."),
     (401, "Not signed in, or the named user does not exist."),
     (403, "Signed in, but this needs a higher role."),
     (404, "There is no such thing."),
     (409, "The thing is in a state that does not allow this (a busy printer, a finished job, a taken name)."),
     (413, "The upload is too big."),
+    (415, "The file is not of a kind this accepts (not text G-code)."),
     (422, "The file or prompt could not be used."),
     (429, "Too many requests: a quota is used up."),
     (500, "The server failed; try again."),

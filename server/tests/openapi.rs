@@ -421,8 +421,8 @@ async fn the_document_matches_the_routes_and_the_answers() {
     conforms(&doc, "post", "/api/v1/printers/{id}/maintenance", status, &task);
     let (status, changed) = s.json("patch", &format!("/api/v1/jobs/{job}"), Some(json!({ "priority": 3 }))).await;
     conforms(&doc, "patch", "/api/v1/jobs/{id}", status, &changed);
-    let (status, version) = s.json("get", "/api/version", None).await;
-    conforms(&doc, "get", "/api/version", status, &version);
+    let (status, octoprint_version) = s.json("get", "/api/version", None).await;
+    conforms(&doc, "get", "/api/version", status, &octoprint_version);
     let (status, sent) = {
         let boundary = "printfarm-test-boundary";
         let body = format!(
