@@ -398,7 +398,7 @@ fn operations() -> Vec<Op> {
                 ], &[]))], &[])),
                 ("jobs", described(list(r("Job")), "The job made from the file.")),
             ], &[]))
-            .errors(&[400, 401, 403, 413, 415]),
+            .errors(&[400, 401, 403, 413, 415, 429]),
         // ---- Models
         op("post", "/api/v1/models", "models", Maker, "Upload a model (STL, 3MF, OBJ, glTF/GLB) as the request body")
             .query("name", string(), "The file's name (the format is sniffed from the content).")
