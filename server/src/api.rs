@@ -68,7 +68,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
 
 /// Records every change made through the API (any method but GET that succeeded): who (the named user),
 /// what (method and route), which thing (the id in the path), from where (the client's address).
-async fn audit_changes(
+pub(crate) async fn audit_changes(
     State(state): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -261,7 +261,13 @@ async fn model_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> 
 /// so a printer tile can show it knowing only the job.
 async fn job_thumbnail(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
     let job = state.db.jobs().get(id).await?;
-    model_thumbnail(State(state), Path(job.model_version_id)).await
+    let Some(version) = job.model_version_id else {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: "this job was sent as G-code, so there is no picture of it".into(),
+        });
+    };
+    model_thumbnail(State(state), Path(version)).await
 }
 
 // ---- Generation -------------------------------------------------------------------------------------

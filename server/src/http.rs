@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/events", get(events))
         .merge(crate::api::routes(state.clone()))
         .merge(crate::auth::routes::routes())
+        .merge(crate::octoprint::routes(state.clone()))
         .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce));
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();

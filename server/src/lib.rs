@@ -15,6 +15,7 @@
 //! - [`auth`]: accounts — sign-in, sessions, API keys, kiosk PINs, CSRF and the per-route role table.
 //! - [`secrets`]: printer credentials sealed at rest with the box's key (`secret.key`).
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
+//! - [`octoprint`]: the slice of OctoPrint's API slicers upload G-code with (queued, printed as it is).
 //! - [`openapi`]: the API's OpenAPI 3.1 document (`/api/v1/openapi.json`) and docs page (`/api/docs`).
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
@@ -30,5 +31,6 @@ pub mod generate;
 pub mod http;
 pub mod library;
 pub mod metrics;
+pub mod octoprint;
 pub mod openapi;
 pub mod secrets;

@@ -218,13 +218,14 @@ impl Op {
 }
 
 /// The error answers operations refer to.
-const ERRORS: [(u16, &str); 10] = [
+const ERRORS: [(u16, &str); 11] = [
     (400, "The request is malformed or a value is out of range."),
     (401, "Not signed in, or the named user does not exist."),
     (403, "Signed in, but this needs a higher role."),
     (404, "There is no such thing."),
     (409, "The thing is in a state that does not allow this (a busy printer, a finished job, a taken name)."),
     (413, "The upload is too big."),
+    (415, "The file is not of a kind this accepts (not text G-code)."),
     (422, "The file or prompt could not be used."),
     (429, "Too many requests: a quota is used up."),
     (500, "The server failed; try again."),
@@ -368,14 +369,36 @@ fn operations() -> Vec<Op> {
             .errors(&[401, 403, 404]),
         // ---- OctoPrint compatibility
         op("get", "/api/version", "octoprint", Maker, "OctoPrint-compatible version (slicers test the connection with it)")
-            .about("Send the API key as `X-Api-Key`.")
+            .about("Send the API key as `X-Api-Key`. `text` starts with \"OctoPrint\", which PrusaSlicer checks.")
             .ok(200, "Versions.", object(&[("api", string()), ("server", string()), ("text", string())], &[]))
-            .errors(&[401]),
+            .errors(&[401, 403]),
         op("post", "/api/files/local", "octoprint", Maker, "OctoPrint-compatible upload (PrusaSlicer, Cura, OrcaSlicer)")
-            .about("Multipart form with the file as `file`; the model lands in your library. Send the API key as `X-Api-Key`.")
-            .raw_body("multipart/form-data", "A form with the field `file` (and optionally `print`).")
-            .ok(201, "Stored.", json!({ "type": "object" }))
-            .errors(&[400, 401, 413, 422]),
+            .about(
+                "Multipart form with the G-code as `file` (.gcode, .gco, .g; binary .bgcode is refused: turn \
+                 binary G-code off in the slicer). Send the API key as `X-Api-Key`. The file becomes one job, \
+                 owned by the key's user and under the usual approval rules, that is printed as it is (never \
+                 re-sliced) on a printer with the nozzle, bed size and material its comments name; its \
+                 estimate and filament come from those comments too. `print` is accepted but the job is \
+                 queued either way (the farm decides when), so `effectivePrint` is always false; `path` is ignored.",
+            )
+            .raw_body("multipart/form-data", "A form with the field `file` (and optionally `print`, `path`).")
+            .ok(201, "Queued.", object(&[
+                ("done", boolean()),
+                ("effectivePrint", boolean()),
+                ("effectiveSelect", boolean()),
+                ("files", object(&[("local", object(&[
+                    ("name", described(string(), "The file's name as sent, without folders.")),
+                    ("display", string()),
+                    ("path", string()),
+                    ("origin", json!({ "enum": ["local"] })),
+                    ("refs", object(&[
+                        ("resource", described(string(), "The job made from the file.")),
+                        ("download", described(string(), "The job too: the farm does not hand files back.")),
+                    ], &[])),
+                ], &[]))], &[])),
+                ("jobs", described(list(r("Job")), "The job made from the file.")),
+            ], &[]))
+            .errors(&[400, 401, 403, 413, 415, 429]),
         // ---- Models
         op("post", "/api/v1/models", "models", Maker, "Upload a model (STL, 3MF, OBJ, glTF/GLB) as the request body")
             .query("name", string(), "The file's name (the format is sniffed from the content).")
@@ -622,7 +645,7 @@ fn schemas() -> Value {
         ], &[])),
         ("JobState", json!({ "type": "string", "enum": ["submitted", "awaiting_approval", "queued", "slicing", "ready", "assigned", "printing", "paused", "done", "failed", "cancelled"] })),
         ("Job", object(&[
-            ("id", id()), ("name", string()), ("model_version_id", id()), ("owner_id", opt_id()), ("state", r("JobState")),
+            ("id", id()), ("name", string()), ("model_version_id", described(opt_id(), "None for G-code sent from a slicer.")), ("owner_id", opt_id()), ("state", r("JobState")),
             ("material_kind", opt_string()), ("colour", opt_string()), ("quality", string()), ("copies", integer()),
             ("batch_id", opt_id()), ("copy_index", integer()), ("printer_group", opt_string()), ("priority", integer()),
             ("deadline", opt_time()), ("nozzle_mm", opt_number()), ("size_mm", described(mm3(), "The plate's bounding box, mm.")),
@@ -632,6 +655,7 @@ fn schemas() -> Value {
             ("started_at", opt_time()), ("finished_at", opt_time()), ("print_s", number()), ("filament_used_g", number()),
             ("cost", number()), ("error", described(opt_string(), "The printer's own words when it failed.")),
             ("queue_pos", opt_number()), ("plate", described(list(id()), "Further model versions on the same plate.")),
+            ("presliced", described(boolean(), "The G-code came from a slicer: printed as it is, never re-sliced.")),
             ("created_at", time()), ("updated_at", time()),
         ], &[])),
         ("JobView", object(&[

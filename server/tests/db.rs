@@ -152,7 +152,7 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
         .jobs()
         .submit(
             &NewJob {
-                model_version_id: v2,
+                model_version_id: Some(v2),
                 material_kind: Some("PLA".into()),
                 colour: Some("red".into()),
                 quality: "standard".into(),
@@ -175,7 +175,7 @@ async fn jobs_record_every_transition_and_refuse_illegal_ones() {
     assert!(db.jobs().transition(job, JobState::Queued, None, None).await.is_err());
 
     let record = db.jobs().get(job).await.unwrap();
-    assert_eq!((record.state, record.copies, record.model_version_id), (JobState::Cancelled, 2, v2));
+    assert_eq!((record.state, record.copies, record.model_version_id), (JobState::Cancelled, 2, Some(v2)));
     let history = db.jobs().history(job).await.unwrap();
     let steps: Vec<_> = history.iter().map(|t| (t.from, t.to)).collect();
     assert_eq!(
@@ -204,7 +204,7 @@ async fn futures_batch(db: &Db, ids: &[i64]) -> Vec<(Option<i64>, i64)> {
 #[tokio::test]
 async fn foreign_keys_and_checks_are_enforced() {
     let (_dir, db) = fresh().await;
-    let orphan = NewJob { model_version_id: 42, quality: "standard".into(), copies: 1, ..Default::default() };
+    let orphan = NewJob { model_version_id: Some(42), quality: "standard".into(), copies: 1, ..Default::default() };
     assert!(db.jobs().submit(&orphan, None).await.is_err(), "a job needs an existing model version");
     let bad = NewPrinter { driver: "telepathy".into(), ..printer("X") };
     assert!(db.printers().insert(&bad).await.is_err(), "unknown drivers are refused by the schema");

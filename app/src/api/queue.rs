@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct QueueJob {
     pub id: i64,
     pub name: String,
-    pub model_version_id: i64,
+    /// `None` for G-code sent straight from a slicer (there is no model, so no picture).
+    pub model_version_id: Option<i64>,
     pub owner_id: Option<i64>,
     /// The owner's display name, when the job has an owner.
     pub owner: Option<String>,

@@ -165,13 +165,15 @@ fn JobView(d: JobDetail, notice: RwSignal<Option<Notice>>, refresh: Callback<Opt
 
     view! {
         <header class="job-head">
-            <img
-                class="model"
-                src=format!("/api/v1/models/versions/{}/thumbnail.png", job.model_version_id)
-                alt=format!("Picture of {}", job.name)
-                width="160"
-                height="160"
-            />
+            {job.model_version_id.map(|v| view! {
+                <img
+                    class="model"
+                    src=format!("/api/v1/models/versions/{v}/thumbnail.png")
+                    alt=format!("Picture of {}", job.name)
+                    width="160"
+                    height="160"
+                />
+            })}
             <div>
                 <h1 data-testid="job-name">{job.name.clone()}</h1>
                 <p class=format!("badge state-{}", job.state) data-testid="job-state" data-state=job.state.clone()>

@@ -705,14 +705,16 @@ fn QueueRow(
         >
             {handle}
             {position.map(|p| view! { <span class="position" aria-label="Place in the queue">{p}</span> })}
-            <img
-                class="thumb"
-                src=format!("/api/v1/models/versions/{}/thumbnail.png", job.model_version_id)
-                alt=""
-                width="56"
-                height="56"
-                loading="lazy"
-            />
+            {job.model_version_id.map(|v| view! {
+                <img
+                    class="thumb"
+                    src=format!("/api/v1/models/versions/{v}/thumbnail.png")
+                    alt=""
+                    width="56"
+                    height="56"
+                    loading="lazy"
+                />
+            })}
             <div class="what">
                 <a class="name" href=format!("/jobs/{id}") data-testid="job-link">{job.name.clone()}</a>
                 <span class="detail">{detail}</span>
@@ -970,7 +972,7 @@ mod tests {
         QueueJob {
             id,
             name: format!("job {id}"),
-            model_version_id: 1,
+            model_version_id: Some(1),
             owner_id: None,
             owner: owner.map(str::to_string),
             state: state.into(),

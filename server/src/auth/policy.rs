@@ -35,6 +35,9 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/api-keys", AtLeast(Maker)),
     ("POST", "/api/v1/api-keys", AtLeast(Maker)),
     ("DELETE", "/api/v1/api-keys/{id}", AtLeast(Maker)),
+    // OctoPrint-compatible upload (slicers): it queues a job, so the same role as POST /api/v1/jobs.
+    ("GET", "/api/version", AtLeast(Maker)),
+    ("POST", "/api/files/local", AtLeast(Maker)),
     // Models and generation.
     ("POST", "/api/v1/models", AtLeast(Maker)),
     ("GET", "/api/v1/models/versions/{id}", AtLeast(Kiosk)),

@@ -69,6 +69,8 @@ impl JobState {
             (Submitted, AwaitingApproval | Queued)
                 | (AwaitingApproval, Queued)
                 | (Queued, Slicing)
+                // Uploaded G-code is sliced already (see `JobRecord::presliced`).
+                | (Queued, Ready)
                 | (Slicing, Ready | Failed | Queued)
                 | (Ready, Assigned | Queued)
                 | (Assigned, Printing | Ready | Queued | Failed)
@@ -95,7 +97,8 @@ impl FromStr for JobState {
 /// What a submitter asks for. `copies` jobs are made, one per copy, sharing a batch.
 #[derive(Debug, Clone, Default)]
 pub struct NewJob {
-    pub model_version_id: i64,
+    /// `None` only for uploaded G-code (`presliced` set).
+    pub model_version_id: Option<i64>,
     pub owner_id: Option<i64>,
     /// Shown in the queue; defaults to the model's name.
     pub name: String,
@@ -114,6 +117,19 @@ pub struct NewJob {
     pub max_attempts: i64,
     /// Further model versions printed on the same plate.
     pub plate: Vec<i64>,
+    /// G-code that came sliced: printed as it is, never sliced by the farm.
+    pub presliced: Option<Presliced>,
+}
+
+/// G-code a slicer sent ready to print, and what its comments say about it.
+#[derive(Debug, Clone, Default)]
+pub struct Presliced {
+    /// Relative to the data directory.
+    pub gcode_path: String,
+    pub estimate_s: Option<i64>,
+    pub filament_g: Option<f64>,
+    /// What it was sliced for, in words (the slicer and printer named in its comments).
+    pub sliced_for: String,
 }
 
 /// A job as stored.
@@ -121,7 +137,8 @@ pub struct NewJob {
 pub struct JobRecord {
     pub id: i64,
     pub name: String,
-    pub model_version_id: i64,
+    /// `None` for uploaded G-code.
+    pub model_version_id: Option<i64>,
     pub owner_id: Option<i64>,
     pub state: JobState,
     pub material_kind: Option<String>,
@@ -155,6 +172,8 @@ pub struct JobRecord {
     pub queue_pos: Option<f64>,
     /// Further model versions on the same plate.
     pub plate: Vec<i64>,
+    /// The G-code came sliced (uploaded from a slicer): the farm sends it as it is and never slices it.
+    pub presliced: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -163,7 +182,7 @@ pub struct JobRecord {
 struct JobRow {
     id: i64,
     name: String,
-    model_version_id: i64,
+    model_version_id: Option<i64>,
     owner_id: Option<i64>,
     state: String,
     material_kind: Option<String>,
@@ -200,6 +219,7 @@ struct JobRow {
     queue_pos: Option<f64>,
     #[sqlx(json)]
     plate: Vec<i64>,
+    presliced: bool,
     created_at: String,
     updated_at: String,
 }
@@ -207,7 +227,7 @@ struct JobRow {
 const JOB_COLUMNS: &str = "id, name, model_version_id, owner_id, state, material_kind, colour, quality, copies, batch_id, \
      copy_index, printer_group, priority, deadline, nozzle_mm, size_x_mm, size_y_mm, size_z_mm, printer_id, gcode_path, \
      estimate_s, filament_g, sliced_for, remote_file, spool_id, attempts, max_attempts, avoid_printers, progress, \
-     started_at, finished_at, print_s, filament_used_g, cost, error, queue_pos, plate, created_at, updated_at";
+     started_at, finished_at, print_s, filament_used_g, cost, error, queue_pos, plate, presliced, created_at, updated_at";
 
 impl TryFrom<JobRow> for JobRecord {
     type Error = DbError;
@@ -248,6 +268,7 @@ impl TryFrom<JobRow> for JobRecord {
             error: r.error,
             queue_pos: r.queue_pos,
             plate: r.plate,
+            presliced: r.presliced,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -322,8 +343,9 @@ impl<'a> JobRepo<'a> {
             let id = sqlx::query(
                 "INSERT INTO jobs (model_version_id, owner_id, state, name, material_kind, colour, quality, copies,
                                    printer_group, priority, deadline, nozzle_mm, size_x_mm, size_y_mm, size_z_mm,
-                                   max_attempts, batch_id, copy_index, plate)
-                 VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   max_attempts, batch_id, copy_index, plate, presliced, gcode_path, estimate_s,
+                                   filament_g, sliced_for)
+                 VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(job.model_version_id)
             .bind(job.owner_id)
@@ -343,6 +365,11 @@ impl<'a> JobRepo<'a> {
             .bind(ids.first().copied())
             .bind(copy)
             .bind(serde_json::to_string(&job.plate).unwrap_or_else(|_| "[]".into()))
+            .bind(job.presliced.is_some())
+            .bind(job.presliced.as_ref().map(|p| &p.gcode_path))
+            .bind(job.presliced.as_ref().and_then(|p| p.estimate_s))
+            .bind(job.presliced.as_ref().and_then(|p| p.filament_g))
+            .bind(job.presliced.as_ref().map(|p| &p.sliced_for))
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();

@@ -25,7 +25,7 @@ pub use accounts::{AccountRepo, ApiKeyInfo, ApiKeyMatch, NewSession, SessionReco
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
 pub use farm::{FarmRepo, FarmWindow, MaintenanceTask, NewNotification, Notification, PrinterStats, UsageStats};
 pub use generations::{GenerationRecord, GenerationRepo, GenerationResult, GenerationState, NewGeneration};
-pub use jobs::{JobFilter, JobRecord, JobRepo, JobState, JobTransition, NewJob, PrintOutcome};
+pub use jobs::{JobFilter, JobRecord, JobRepo, JobState, JobTransition, NewJob, Presliced, PrintOutcome};
 pub use materials::{Material, MaterialRepo, NewSpool, Spool};
 pub use models::{ModelRepo, ModelVersion, NewModelVersion};
 pub use printers::{NewPrinter, PrinterChange, PrinterRecord, PrinterRepo, SealedSecret, SecretChange};

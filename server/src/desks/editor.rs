@@ -98,7 +98,7 @@ fn probe_job(order: &PrintOrder, name: &str) -> JobRecord {
     JobRecord {
         id: 0,
         name: name.to_string(),
-        model_version_id: order.version_id,
+        model_version_id: Some(order.version_id),
         owner_id: None,
         state: JobState::Submitted,
         material_kind: Some(order.material.trim().to_ascii_uppercase()),
@@ -131,6 +131,7 @@ fn probe_job(order: &PrintOrder, name: &str) -> JobRecord {
         error: None,
         queue_pos: None,
         plate: Vec::new(),
+        presliced: false,
         created_at: String::new(),
         updated_at: String::new(),
     }

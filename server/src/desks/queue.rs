@@ -321,8 +321,13 @@ impl Desk {
         let job = db.jobs().get(id).await.map_err(db_error)?;
         // The new job belongs to whoever asked for it, so their approval rules and quotas apply.
         let owner = Some((caller.user_id, caller.role));
+        let Some(model_version_id) = job.model_version_id else {
+            return Err(
+                "This job was sent as G-code from a slicer: send it again from the slicer to print it again.".into()
+            );
+        };
         let submission = Submission {
-            model_version_id: job.model_version_id,
+            model_version_id,
             plate: job.plate.clone(),
             name: Some(job.name.clone()),
             material_kind: job.material_kind.clone(),

@@ -204,7 +204,7 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         return Err(JobError::Invalid(format!("quality {quality:?} is not one of draft, standard, fine or detail")));
     }
     let job = NewJob {
-        model_version_id: version.id,
+        model_version_id: Some(version.id),
         owner_id: owner.map(|o| o.0),
         name: s.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| version.name.clone()),
         material_kind: s.material_kind.clone().map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()),
@@ -218,15 +218,67 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         size_mm,
         max_attempts: s.max_attempts.unwrap_or(0).clamp(0, 10),
         plate: s.plate.clone(),
+        presliced: None,
     };
     let ids = db.jobs().submit(&job, Some("submitted")).await?;
+    let ai_output = db.models().generated_by(version.id).await?.as_deref() == Some("shap-e");
+    enter_queue(farm, ids, owner, ai_output).await
+}
+
+/// G-code a slicer sent, ready to print on printers like the one it was made for.
+#[derive(Debug, Clone)]
+pub struct PreslicedSubmission {
+    pub name: String,
+    pub gcode: crate::db::Presliced,
+    /// The material its comments name (`PLA`), which the loaded spool must be.
+    pub material_kind: Option<String>,
+    /// The nozzle it was sliced for.
+    pub nozzle_mm: Option<f64>,
+    /// The bed it was sliced for, or else how far its moves reach (x, y, z), mm.
+    pub size_mm: [f64; 3],
+}
+
+/// Records uploaded G-code as one job that is printed as it is (never sliced), under the same quotas
+/// and approval rules as any submission.
+pub async fn submit_presliced(
+    farm: &Farm,
+    s: PreslicedSubmission,
+    owner: Option<(i64, Role)>,
+) -> Result<Vec<JobRecord>, JobError> {
+    if let Some(owner) = owner {
+        check_quotas(farm, owner, 1).await?;
+    }
+    let job = NewJob {
+        model_version_id: None,
+        owner_id: owner.map(|o| o.0),
+        name: s.name,
+        material_kind: s.material_kind.map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()),
+        quality: "standard".into(),
+        copies: 1,
+        nozzle_mm: s.nozzle_mm,
+        size_mm: s.size_mm,
+        presliced: Some(s.gcode),
+        ..NewJob::default()
+    };
+    let ids = farm.db().jobs().submit(&job, Some("sent as G-code from a slicer")).await?;
+    enter_queue(farm, ids, owner, false).await
+}
+
+/// Moves freshly submitted jobs on: queued, or awaiting approval when the submitter's role (or AI-made
+/// content) needs a teacher's yes.
+async fn enter_queue(
+    farm: &Farm,
+    ids: Vec<i64>,
+    owner: Option<(i64, Role)>,
+    ai_output: bool,
+) -> Result<Vec<JobRecord>, JobError> {
+    let db = farm.db();
     let by_role = match owner {
         Some((_, role)) => approval_roles(farm).await.iter().any(|r| r == role.as_str()),
         None => false,
     };
     // AI output is checked by a teacher before it is printed (the `approve_ai_output` setting, on by
     // default), unless a teacher, manager or admin sent it.
-    let ai_output = db.models().generated_by(version.id).await?.as_deref() == Some("shap-e");
     let trusted = matches!(owner, Some((_, Role::Teacher | Role::Manager | Role::Admin)));
     let by_ai = ai_output && !trusted && {
         let settings = db.farm().settings().await.unwrap_or_default();
@@ -374,6 +426,13 @@ async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
         if farm.inner.slicing.lock().expect("slicing lock").contains(&job.id) {
             continue;
         }
+        if job.presliced {
+            // Sliced already by the sender's slicer: straight to the scheduler, which finds it a printer
+            // like the one it was made for.
+            db.jobs().transition(job.id, JobState::Ready, None, Some("sliced already by the sender's slicer")).await?;
+            farm.publish_job(&db.jobs().get(job.id).await?);
+            continue;
+        }
         let probe = scheduler_job(&job);
         let mut best: Option<(&Live, Result<(), scheduler::Mismatch>)> = None;
         for live in &printers {
@@ -446,10 +505,13 @@ async fn start_slicing(farm: &Farm) -> Result<(), DbError> {
 /// Slices a job for a printer and stores the G-code; the job must be `slicing` (→ `ready`) or
 /// `assigned` (stays).
 async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Result<(), String> {
+    let Some(model_version_id) = job.model_version_id.filter(|_| !job.presliced) else {
+        return Err("this job was sent as G-code and is printed as it is; it has no model to slice".into());
+    };
     let (profile, key) = profiles::for_job(printer, job)?;
     let db = farm.db();
     let mut parts = Vec::new();
-    for id in std::iter::once(job.model_version_id).chain(job.plate.iter().copied()) {
+    for id in std::iter::once(model_version_id).chain(job.plate.iter().copied()) {
         let version = db.models().version(id).await.map_err(|e| e.to_string())?;
         parts.push((version.name.clone(), farm.data_dir().join(&version.file_path)));
     }
@@ -874,14 +936,24 @@ async fn print(
         return adopt_print(farm, job, live, cancel).await;
     }
 
-    // Re-slice when this printer prints with another profile than the G-code was made for.
-    let (_, key) = profiles::for_job(&live.record, &job)?;
     let gcode_ok = job.gcode_path.as_ref().is_some_and(|p| farm.data_dir().join(p).exists());
-    if job.sliced_for.as_deref() != Some(key.as_str()) || !gcode_ok {
-        if let Err(why) = slice_job(farm, &job, &live.record).await {
-            db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
-            db.jobs().transition(job_id, JobState::Failed, None, Some(&why)).await.map_err(|e| e.to_string())?;
-            return Ok(());
+    if job.presliced && !gcode_ok {
+        // Uploaded G-code is never re-sliced: without its file there is nothing to print.
+        let why = "the uploaded G-code file is missing; send it again from the slicer".to_string();
+        db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
+        db.jobs().transition(job_id, JobState::Failed, None, Some(&why)).await.map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    // Re-slice when this printer prints with another profile than the G-code was made for (never
+    // uploaded G-code: the scheduler gave it a printer like the one it was made for).
+    if !job.presliced {
+        let (_, key) = profiles::for_job(&live.record, &job)?;
+        if job.sliced_for.as_deref() != Some(key.as_str()) || !gcode_ok {
+            if let Err(why) = slice_job(farm, &job, &live.record).await {
+                db.jobs().set_error(job_id, &why).await.map_err(|e| e.to_string())?;
+                db.jobs().transition(job_id, JobState::Failed, None, Some(&why)).await.map_err(|e| e.to_string())?;
+                return Ok(());
+            }
         }
     }
     let job = db.jobs().get(job_id).await.map_err(|e| e.to_string())?;
