@@ -585,10 +585,23 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
         return Ok(());
     }
     let (printers, policy) = snapshot(farm).await?;
-    let jobs: Vec<scheduler::Job> = ready.iter().map(scheduler_job).collect();
+    let jobs = scheduler_jobs(&ready, &printers);
     let plan = scheduler::plan_round(&printers, &jobs, &policy);
     warn_blocked(farm, &ready, &jobs, &printers, &plan).await?;
     for Assignment { job, printer } in plan {
+        let turned = ready.iter().find(|r| r.id == job).is_some_and(|r| !takes_as_placed(r, &printers, printer));
+        if turned {
+            let text = "Waiting for a printer whose bed is as wide and as deep as the one this G-code was sliced \
+                        for: sliced G-code cannot be turned."
+                .to_string();
+            let new =
+                farm.inner.blocked.lock().expect("blocked lock").insert(job, text.clone()) != Some(text.clone());
+            if new {
+                db.jobs().set_error(job, &text).await?;
+                farm.publish_job(&db.jobs().get(job).await?);
+            }
+            continue;
+        }
         let name = farm.live(printer).map(|l| l.record.name).unwrap_or_default();
         if !db.jobs().assign(job, printer, &format!("assigned to {name}")).await? {
             continue;
@@ -774,6 +787,33 @@ pub(crate) fn seconds(t: &str) -> Option<f64> {
     DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
 }
 
+/// The scheduler's view of `records`. The scheduler may turn a plate a quarter turn to fit a bed, which
+/// sliced G-code cannot be: printers whose bed would need that are the last resort for such jobs (and
+/// [`takes_as_placed`] refuses them at assignment).
+fn scheduler_jobs(records: &[JobRecord], printers: &[scheduler::Printer]) -> Vec<scheduler::Job> {
+    records
+        .iter()
+        .map(|r| {
+            let mut j = scheduler_job(r);
+            if r.presliced {
+                j.avoid.extend(printers.iter().filter(|p| !bed_holds(r.size_mm, p.build_mm)).map(|p| p.id));
+            }
+            j
+        })
+        .collect()
+}
+
+/// Whether `printer` can print the job without turning it (always, for jobs the farm slices itself).
+fn takes_as_placed(job: &JobRecord, printers: &[scheduler::Printer], printer: i64) -> bool {
+    !job.presliced || printers.iter().find(|p| p.id == printer).is_some_and(|p| bed_holds(job.size_mm, p.build_mm))
+}
+
+/// Width within width and depth within depth, as the G-code's coordinates demand.
+fn bed_holds(size: [f64; 3], build: [f64; 3]) -> bool {
+    const TOLERANCE_MM: f64 = 0.5;
+    size.iter().zip(build).all(|(s, b)| *s <= b + TOLERANCE_MM)
+}
+
 fn scheduler_job(j: &JobRecord) -> scheduler::Job {
     scheduler::Job {
         id: j.id,
@@ -857,7 +897,7 @@ async fn compute_forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
         })
         .await?;
     let (printers, policy) = snapshot(farm).await?;
-    let jobs: Vec<scheduler::Job> = waiting.iter().map(scheduler_job).collect();
+    let jobs = scheduler_jobs(&waiting, &printers);
     // Simulating a few hundred jobs forward takes milliseconds of CPU: off the async workers, so the
     // requests they serve meanwhile are not held up.
     let (jobs, order, estimates) = tokio::task::spawn_blocking(move || {
@@ -1085,6 +1125,15 @@ fn cancelled_outcome(job: &JobRecord, why: &str) -> PrintOutcome {
 }
 
 /// Follows a printing job on its printer until it ends, mirroring pause/resume and progress.
+/// Whether an idle printer's last words say it finished exactly this attempt's file.
+fn finished_file(status: &PrinterStatus, remote: Option<&str>) -> bool {
+    let (Some(msg), Some(remote)) = (status.message.as_deref(), remote) else { return false };
+    msg.strip_prefix("Finished").is_some_and(|rest| {
+        let name = rest.trim();
+        name == remote || name.rsplit('/').next() == Some(remote)
+    })
+}
+
 async fn follow(
     farm: &Farm,
     job: JobRecord,
@@ -1160,6 +1209,11 @@ async fn follow(
                     let why = format!("the printer stopped at {:.0}% without saying why", progress * 100.0);
                     Some(outcome(JobState::Failed, why.clone(), Some(why), progress))
                 }
+            }
+            // A print shorter than one status poll is over before the farm ever sees it busy; the
+            // printer's "Finished <our file>" is proof enough that it ran.
+            PrinterState::Idle if !seen_busy && finished_file(&s, job.remote_file.as_deref()) => {
+                Some(outcome(JobState::Done, "finished".into(), None, 1.0))
             }
             PrinterState::Disconnected | PrinterState::Connecting
                 if seen_busy && host_streamed(&live.record.driver) =>
@@ -1348,5 +1402,27 @@ mod tests {
         // More than fits: as big as all of them in a row, so nothing is thought to fit it.
         let size = plate_size(&vec![[100.0, 100.0, 3.0]; 20], [220.0, 220.0]);
         assert!(size[0] > 2000.0, "{size:?}");
+    }
+
+    #[test]
+    fn sliced_gcode_fits_only_unturned() {
+        assert!(bed_holds([250.0, 210.0, 10.0], [250.0, 210.0, 200.0]));
+        assert!(bed_holds([250.3, 210.0, 10.0], [250.0, 210.0, 200.0]), "within half a millimetre");
+        assert!(!bed_holds([250.0, 210.0, 10.0], [210.0, 250.0, 200.0]), "the same bed turned");
+        assert!(!bed_holds([200.0, 200.0, 300.0], [250.0, 250.0, 250.0]), "too tall");
+    }
+
+    #[test]
+    fn a_finished_message_names_the_file() {
+        let mut s = PrinterStatus::disconnected();
+        s.state = PrinterState::Idle;
+        s.message = Some("Finished job-7-a1.gcode".into());
+        assert!(finished_file(&s, Some("job-7-a1.gcode")));
+        assert!(!finished_file(&s, Some("job-7-a2.gcode")), "an earlier attempt's file");
+        assert!(!finished_file(&s, None));
+        s.message = Some("Finished /sd/job-7-a1.gcode".into());
+        assert!(finished_file(&s, Some("job-7-a1.gcode")));
+        s.message = Some("Cancelled job-7-a1.gcode".into());
+        assert!(!finished_file(&s, Some("job-7-a1.gcode")));
     }
 }
