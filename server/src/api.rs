@@ -1006,6 +1006,10 @@ async fn change_settings(
                     m.iter().all(|(role, n)| role.parse::<Role>().is_ok() && (n.is_null() || n.as_u64().is_some()))
                 })
             }
+            // Per person: unfinished jobs at once (null: no limit, whatever the role's).
+            "job_quota_users" => value
+                .as_object()
+                .is_some_and(|m| m.len() <= 10_000 && m.values().all(|n| n.is_null() || n.as_u64().is_some())),
             // Per person: grams of filament in seven days.
             "filament_quota_users" => value
                 .as_object()

@@ -17,7 +17,31 @@ pub struct Config {
     pub site_root: PathBuf,
     /// A `tracing` filter such as `info` or `server=debug,info`.
     pub log: String,
+    /// How log lines are written: words for people, or one JSON object per line for collectors.
+    pub log_format: LogFormat,
     pub demo: DemoConfig,
+}
+
+/// How the server writes its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line (time, level, message, fields), for journald exporters, Loki or jq.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected text or json, got {other:?}")),
+        }
+    }
 }
 
 /// The demo farm of simulated printers, started when no printer is configured.
@@ -37,6 +61,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
+            log_format: LogFormat::Text,
             demo: DemoConfig { enabled: true, printers: 6, speed: 1.0 },
         }
     }
@@ -62,6 +87,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     site_root: Option<PathBuf>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
     #[serde(default)]
     demo: FileDemo,
 }
@@ -114,6 +140,9 @@ impl Config {
         if let Some(v) = env("PRINTFARM_LOG") {
             c.log = v;
         }
+        if let Some(v) = env("PRINTFARM_LOG_FORMAT") {
+            c.log_format = parse_env("PRINTFARM_LOG_FORMAT", v)?;
+        }
         if let Some(v) = env("PRINTFARM_DEMO") {
             c.demo.enabled = parse_env("PRINTFARM_DEMO", v)?;
         }
@@ -150,6 +179,9 @@ impl Config {
         }
         if let Some(v) = f.log {
             self.log = v;
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = v;
         }
         if let Some(v) = f.demo.enabled {
             self.demo.enabled = v;
@@ -207,7 +239,9 @@ mod tests {
         std::fs::write(&path, "listen = \"0.0.0.0:8080\"\ndata_dir = \"state\"\n[demo]\nprinters = 3\nspeed = 2.5\n")
             .unwrap();
         let flags = Overrides { config_file: Some(path.clone()), ..Default::default() };
-        let c = Config::load_with(&flags, env(&[("PRINTFARM_DEMO_PRINTERS", "9")])).unwrap();
+        let c = Config::load_with(&flags, env(&[("PRINTFARM_DEMO_PRINTERS", "9"), ("PRINTFARM_LOG_FORMAT", "JSON")]))
+            .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.data_dir, dir.path().join("state"));
         assert_eq!((c.demo.printers, c.demo.speed), (9, 2.5));
@@ -230,6 +264,8 @@ mod tests {
         assert!(err.to_string().contains("PRINTFARM_DEMO_SPEED"), "{err}");
         let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_DEMO_SPEED", "-1")])).unwrap_err();
         assert!(err.to_string().contains("demo speed"), "{err}");
+        let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(err.to_string().contains("text or json"), "{err}");
 
         let missing = Overrides { config_file: Some("/nonexistent/printfarm.toml".into()), ..Default::default() };
         assert!(matches!(Config::load_with(&missing, env(&[])), Err(ConfigError::Read { .. })));

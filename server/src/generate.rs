@@ -520,6 +520,7 @@ impl Generator {
             Err(e) => return tracing::warn!(error = %e, id, "cannot start a generation"),
         }
         self.publish_stage(id, "building", 0, 1);
+        let started = Instant::now();
         let engine = self.engine();
         let outcome = tokio::task::spawn_blocking(move || {
             let template = record
@@ -537,6 +538,8 @@ impl Generator {
         })
         .await
         .unwrap_or_else(|e| Err(format!("the generator stopped unexpectedly: {e}")));
+        // Recorded before the result is stored, so anyone told it is done also finds it counted.
+        crate::metrics::observe_generation(crate::metrics::Generator::Procedural, started.elapsed());
         self.complete(id, user, outcome).await;
     }
 
@@ -575,6 +578,7 @@ impl Generator {
         let this = self.clone();
         let row_ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
         let handle = tokio::runtime::Handle::current();
+        let started = Instant::now();
         let results = tokio::task::spawn_blocking(move || {
             let mut last_write = vec![Instant::now() - Duration::from_secs(10); row_ids.len()];
             engine
@@ -608,6 +612,8 @@ impl Generator {
                             let packaged = tokio::task::spawn_blocking(move || package(&generated))
                                 .await
                                 .unwrap_or_else(|e| Err(e.to_string()));
+                            // Rows of a batch run together, so each took the batch's time.
+                            crate::metrics::observe_generation(crate::metrics::Generator::ShapE, started.elapsed());
                             self.complete(id, user, packaged).await;
                         }
                         Err(e) => self.complete(id, user, Err(e)).await,

@@ -65,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes(state.clone()))
         .merge(crate::auth::routes::routes())
         .merge(crate::octoprint::routes(state.clone()))
-        .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce));
+        .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce))
+        .layer(axum::middleware::from_fn(json_errors));
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();
     Router::new()
@@ -75,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/kiosk", get(kiosk_on))
         .route("/kiosk/off", get(kiosk_off))
         .merge(api)
+        // Outside the access table: an unknown API path is a JSON 404, not the app's "page not found".
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         // The API's description and docs page are public, like any API's documentation.
         .merge(crate::openapi::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))
@@ -84,6 +87,43 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> Response {
+    let message = format!("There is no {} in this API; /api/v1/openapi.json lists what there is.", uri.path());
+    (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
+}
+
+/// The most of a plain-text error body that is turned into JSON (axum's rejections are a sentence).
+const MAX_TEXT_ERROR: usize = 16 << 10;
+
+/// Middleware on the API: errors that axum answers itself in plain text (a bad path parameter or query,
+/// a wrong method, an unreadable body) become `{"error": "..."}` like every other API error, so clients
+/// need one way to read failures.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_TEXT_ERROR).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_string(),
+        _ => status.canonical_reason().unwrap_or("request failed").to_string(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let mut json = Json(json!({ "error": text })).into_response();
+    *json.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        json.headers_mut().append(name, value.clone());
+    }
+    json
 }
 
 #[derive(serde::Deserialize)]

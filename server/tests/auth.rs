@@ -396,6 +396,18 @@ async fn hostile_input_gets_clear_refusals() {
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{why}: {v}");
     }
+    // Errors axum answers itself (a path parameter that is not a number, a wrong method, an unknown
+    // route) are JSON too.
+    for (method, path, want) in [
+        (Method::GET, "/api/v1/jobs/not-a-number", 400),
+        (Method::PATCH, "/api/v1/queue", 405),
+        (Method::GET, "/api/v1/no-such-thing", 404),
+    ] {
+        let r = s.http.request(method.clone(), s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), want, "{method} {path}");
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{method} {path}: {v}");
+    }
     // SQL metacharacters are just text.
     let evil = "x'); DROP TABLE users;--";
     let (status, v) = s.send(Method::POST, "/api/v1/users", None, json!({ "username": evil, "role": "maker" })).await;
@@ -509,6 +521,17 @@ async fn quotas_stop_a_maker_with_a_sentence() {
     assert!(v["error"].as_str().unwrap().contains("may have 2 at once"), "{v}");
     // Teachers and the admin have no job limit; another maker has their own.
     assert_eq!(submit("lee", 1).await.0, 201);
+    // A teacher may give one maker more (or fewer) than the role's limit.
+    let (status, v) =
+        s.send(Method::PUT, "/api/v1/farm/settings", None, json!({ "job_quota_users": { "kim": 3 } })).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(submit("kim", 1).await.0, 201);
+    let (status, v) = submit("kim", 1).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("you may have 3 at once"), "{v}");
+    let (status, _) =
+        s.send(Method::PUT, "/api/v1/farm/settings", None, json!({ "job_quota_users": { "kim": -1 } })).await;
+    assert_eq!(status, 400, "a negative limit is refused");
     // A per-person filament limit wins over the role's (none here).
     let (status, _) =
         s.send(Method::PUT, "/api/v1/farm/settings", None, json!({ "filament_quota_users": { "lee": 0 } })).await;

@@ -63,6 +63,13 @@ async fn a_prompt_becomes_a_printable_model_in_the_library() {
     let (status, png) = bytes(&s, &format!("/api/v1/models/versions/{version}/thumbnail.png")).await;
     assert_eq!(status, 200);
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // Its time is in the metrics.
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let count = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("printfarm_generation_duration_seconds_count{engine=\"procedural\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n >= 1), "{metrics}");
 
     // It is listed among bob's generations, not alice's.
     let mine = s.http.get(s.url("/api/v1/generations")).header("x-api-key", s.key("bob").await).send().await.unwrap();

@@ -50,6 +50,7 @@ async fn start(data_dir: &Path, printers: u32) -> Running {
         data_dir: data_dir.to_path_buf(),
         site_root: site,
         log: "warn".into(),
+        log_format: Default::default(),
         demo: DemoConfig { enabled: true, printers, speed: 300.0 },
     };
     let key = common::admin_key(data_dir).await;
@@ -254,6 +255,10 @@ async fn readiness_and_prometheus_metrics() {
     assert!(value("printfarm_http_responses_total{class=\"4xx\"}") >= 1.0, "the 404 was counted");
     assert!(value("printfarm_http_request_duration_seconds_count") >= 2.0);
     assert!(value("printfarm_slice_duration_seconds_count") >= 1.0, "slicing times are recorded");
+    for engine in ["procedural", "shap_e"] {
+        let series = format!("printfarm_generation_duration_seconds_count{{engine=\"{engine}\"}}");
+        assert!(value(&series) >= 0.0);
+    }
     let printers: f64 = text
         .lines()
         .filter(|l| l.starts_with("printfarm_printers{"))
@@ -262,4 +267,59 @@ async fn readiness_and_prometheus_metrics() {
     assert_eq!(printers, 2.0, "every printer is counted in one state");
     assert!(text.lines().any(|l| l.starts_with("printfarm_jobs{state=")), "{text}");
     server.stop().await;
+}
+
+/// `log_format = "json"`: every log line is one JSON object, and each request gets an access-log line with
+/// its method, path (no query), status, time and who asked.
+#[tokio::test]
+async fn json_logs_carry_one_access_line_per_request() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let key = common::admin_key(dir.path()).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_printfarm"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("PRINTFARM_DEMO", "false")
+        .env("PRINTFARM_LOG", "info")
+        .env("PRINTFARM_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let next = |lines: &mut Vec<String>| {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server keeps logging");
+        lines.push(line.clone());
+        line
+    };
+    while !next(&mut lines).contains("listening") {}
+    let http = common::client_with(&key);
+    let r = http.get(format!("http://127.0.0.1:{port}/api/v1/queue?secret=hidden")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let access = loop {
+        let line = next(&mut lines);
+        if line.contains("/api/v1/queue") {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&access).unwrap();
+    assert_eq!(v["method"], "GET", "{access}");
+    assert_eq!(v["path"], "/api/v1/queue", "the query is not logged: {access}");
+    assert_eq!(v["status"], 200, "{access}");
+    assert_eq!(v["user"], "root", "{access}");
+    assert!(v["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{access}");
+    assert!(!access.contains("hidden"));
 }

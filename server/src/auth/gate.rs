@@ -92,11 +92,11 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 /// Finds the caller and keeps anonymous and cross-site requests out. See the module's documentation.
 pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let client = client_info(&req);
-    let headers = req.headers().clone();
+    let headers = req.headers();
     let path = req.uri().path().to_string();
     let mut clear = Vec::new();
 
-    let caller = if let Some(key) = api_key(&headers) {
+    let caller = if let Some(key) = api_key(headers) {
         match state.auth.key_caller(key).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => {
@@ -107,7 +107,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     } else {
         None
     };
-    let device = match cookie(&headers, DEVICE_COOKIE) {
+    let device = match cookie(headers, DEVICE_COOKIE) {
         Some(token) => match state.auth.session_caller(token, true).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => {
@@ -118,7 +118,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         },
         None => None,
     };
-    let person = match (&caller, cookie(&headers, SESSION_COOKIE)) {
+    let person = match (&caller, cookie(headers, SESSION_COOKIE)) {
         (None, Some(token)) => match state.auth.session_caller(token, false).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => {
@@ -138,7 +138,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
             Via::ApiKey { .. } => None,
         });
         if let Some(token) = csrf {
-            if !same_site(&headers, token) {
+            if !same_site(headers, token) {
                 return error(
                     StatusCode::FORBIDDEN,
                     "This request came from another website, so it was refused. Open Printfarm and try again there.",
@@ -171,8 +171,12 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         req.extensions_mut().insert(DeviceCaller(d));
     }
     req.extensions_mut().insert(client);
+    let user = caller.map(|c| crate::metrics::RequestUser(c.username));
     let mut response = next.run(req).await;
     append_cookies(&mut response, &clear);
+    if let Some(user) = user {
+        response.extensions_mut().insert(user);
+    }
     response
 }
 
@@ -212,6 +216,19 @@ pub async fn enforce(req: Request, next: Next) -> Response {
             Some(_) => {}
         },
         None => {
+            let known = policy::methods(&route);
+            if !known.is_empty() {
+                // A method the route does not take: say which it does, as HTTP asks (and still run nothing).
+                tracing::warn!("{} {route}: not a method the access table names; refused", req.method());
+                let mut response = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &format!("{route} does not take {}; it takes {}.", req.method(), known.join(", ")),
+                );
+                if let Ok(allow) = HeaderValue::from_str(&known.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                return response;
+            }
             tracing::error!("{} {route} has no access rule in auth::policy; refused", req.method());
             return error(StatusCode::FORBIDDEN, app::auth::text::NOT_ALLOWED);
         }

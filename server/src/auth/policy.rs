@@ -103,6 +103,11 @@ pub fn access(method: &Method, route: &str) -> Option<Access> {
     TABLE.iter().find(|(m, r, _)| (*m == "*" || *m == method) && *r == route).map(|(_, _, a)| *a)
 }
 
+/// The methods the table names for `route` (GET also allows HEAD); empty for a route it does not know.
+pub fn methods(route: &str) -> Vec<&'static str> {
+    TABLE.iter().filter(|(_, r, _)| *r == route).map(|(m, _, _)| *m).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +128,7 @@ mod tests {
         assert_eq!(access(&Method::DELETE, "/api/v1/queue"), None);
         assert_eq!(access(&Method::HEAD, "/api/v1/queue"), Some(AtLeast(Kiosk)));
         assert_eq!(access(&Method::POST, "/api/v1/auth/login"), Some(Public));
+        assert_eq!(methods("/api/v1/queue"), ["GET"]);
+        assert!(methods("/api/v1/secret").is_empty());
     }
 }

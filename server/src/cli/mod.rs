@@ -84,7 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => {
             flags.listen = listen;
             let config = Config::load(&flags)?;
-            init_logging(&config.log)?;
+            init_logging(&config.log, config.log_format)?;
             runtime.block_on(async {
                 let shutdown = CancellationToken::new();
                 let trigger = shutdown.clone();
@@ -131,16 +131,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(filter: &str) -> anyhow::Result<()> {
+fn init_logging(filter: &str, format: crate::config::LogFormat) -> anyhow::Result<()> {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).with_context(|| format!("bad log filter {filter:?}"))?;
-    // Colour only for people; logs to journald or a test harness stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        // One object per line with the event's fields at the top level, so `jq 'select(.status >= 500)'`
+        // and log shippers need no parsing rules.
+        crate::config::LogFormat::Json => {
+            builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init()
+        }
+        crate::config::LogFormat::Text => {
+            // Colour only for people; logs to journald or a test harness stay plain text.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            builder.with_target(false).with_ansi(ansi).init()
+        }
+    }
     Ok(())
 }

@@ -124,20 +124,24 @@ async fn check_quotas(farm: &Farm, (user, role): (i64, Role), copies: i64) -> Re
     let per_role = |key: &str| {
         settings.get(key).and_then(|v| v.as_object()).map(|m| m.get(role.as_str()).and_then(|v| v.as_i64()))
     };
-    let job_limit = per_role("job_quota").unwrap_or_else(|| default_job_quota(role));
-    if let Some(limit) = job_limit {
+    let username = db.accounts().by_id(user).await.map(|u| u.username).unwrap_or_default();
+    // A person's own limit wins over their role's, both ways (a teacher may give one student more).
+    let personal = |key: &str| settings.get(key).and_then(|v| v.get(&username));
+    let job_limit = match personal("job_quota_users") {
+        Some(v) => v.as_i64().map(|n| (n, "you")),
+        None => per_role("job_quota").unwrap_or_else(|| default_job_quota(role)).map(|n| (n, role.as_str())),
+    };
+    if let Some((limit, whose)) = job_limit {
         let open = db.jobs().unfinished_of(user).await?;
         if open + copies > limit {
+            let who = if whose == "you" { "you".to_string() } else { format!("a {whose}") };
             return Err(JobError::Quota(format!(
-                "You have {open} prints waiting or printing, and a {role} may have {limit} at once. \
+                "You have {open} prints waiting or printing, and {who} may have {limit} at once. \
                  Wait until some are printed, or ask a teacher."
             )));
         }
     }
-    let username = db.accounts().by_id(user).await.map(|u| u.username).unwrap_or_default();
-    let grams_limit = settings
-        .get("filament_quota_users")
-        .and_then(|v| v.get(&username))
+    let grams_limit = personal("filament_quota_users")
         .and_then(|v| v.as_f64())
         .or_else(|| per_role("filament_quota_g_per_week").flatten().map(|g| g as f64));
     if let Some(limit) = grams_limit {

@@ -151,6 +151,7 @@ pub async fn start(data_dir: &Path) -> Running {
         data_dir: data_dir.to_path_buf(),
         site_root: data_dir.join("site"),
         log: "warn".into(),
+        log_format: Default::default(),
         demo: DemoConfig { enabled: false, printers: 0, speed: 1.0 },
     };
     let key = admin_key(data_dir).await;
