@@ -35,7 +35,7 @@ use leptos_router::{
 
 use crate::components::nav::NavBar;
 use crate::pages::{
-    create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, login::LoginPage,
+    account::AccountPage, create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, login::LoginPage,
     placeholder::*, printer::PrinterPage, printers::PrintersPage, queue::QueuePage, settings::SettingsPage,
 };
 
@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/printers") view=|| not_at_kiosk(PrintersPage)/>
                         <Route path=path!("/printers/:id") view=|| not_at_kiosk(PrinterPage)/>
                         <Route path=path!("/settings") view=|| not_at_kiosk(SettingsPage)/>
+                        <Route path=path!("/account") view=|| not_at_kiosk(AccountPage)/>
                         <Route path=path!("/login") view=LoginPage/>
                         <Route path=path!("/setup") view=LoginPage/>
                     </Routes>

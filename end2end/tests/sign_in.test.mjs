@@ -39,6 +39,8 @@ test('sign in from the page, land where you were going, sign out', async () => {
   await form.locator('input[name="password"]').fill('sam-password');
   await form.locator('button[type="submit"]').click();
   await page.waitForURL((u) => u.pathname === '/queue', { timeout: 20_000 });
+  // The queue page is a fresh load: a click before it hydrates would be lost.
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20_000 });
   await page.waitForSelector('[data-testid="who"][data-role="maker"]', { timeout: 20_000 });
 
   // A maker's call to a manager's server function is refused by the server, whatever the page shows.

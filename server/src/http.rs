@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/kiosk/off", get(kiosk_off))
         .merge(api)
         // Outside the access table: an unknown API path is a JSON 404, not the app's "page not found".
-        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+        .route_service("/api/v1/{*rest}", axum::routing::any(api_not_found).with_state::<()>(()))
         // The API's description and docs page are public, like any API's documentation.
         .merge(crate::openapi::routes())
         .leptos_routes_with_context(&state, routes, context, move || shell(leptos.clone()))

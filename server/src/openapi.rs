@@ -314,7 +314,7 @@ fn operations() -> Vec<Op> {
             .ok(200, "Ready.", r("Ready"))
             .ok(503, "Shutting down or no database.", r("Ready")),
         op("get", "/metrics", "operations", Anyone, "Prometheus metrics")
-            .about("Requests by status class, latencies, slicing times, jobs and printers by state.")
+            .about("Requests by status class, latencies, slicing and generation times, jobs and printers by state.")
             .ok_as(200, "text/plain", "Prometheus text format."),
         op("get", "/api/v1/openapi.json", "operations", Anyone, "This document").ok(
             200,
@@ -334,6 +334,11 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/auth/me", "auth", Kiosk, "Who is signed in")
             .ok(200, "The signed-in user.", object(&[("user", r("User"))], &[]))
             .errors(&[401]),
+        op("put", "/api/v1/auth/password", "auth", Maker, "Change your own password")
+            .about("Needs the current password; wrong tries count like wrong sign-ins. Your other sessions end; this one stays. Not from a kiosk PIN sign-in.")
+            .body(object(&[("current_password", string()), ("new_password", string())], &[]))
+            .empty(204, "Changed.")
+            .errors(&[400, 401, 403, 429]),
         op("post", "/api/v1/auth/setup", "auth", Anyone, "Create the first admin")
             .about("Only while no user exists (the first run); signs the new admin in.")
             .body(object(&[("username", string()), ("password", string())], &[("display_name", string())]))

@@ -541,3 +541,47 @@ async fn quotas_stop_a_maker_with_a_sentence() {
     assert!(v["error"].as_str().unwrap().contains("filament"), "{v}");
     s.stop().await;
 }
+
+/// People change their own password knowing the current one; their other sessions end, this one stays.
+#[tokio::test]
+async fn people_change_their_own_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path()).await;
+    make_user(&s, "ana", "maker", "first password", Some("4821")).await;
+    let session = |r: &reqwest::Response| format!("printfarm_session={}", set_cookie(r, "printfarm_session").unwrap().0);
+    let here = session(&login(&s, "ana", "first password").await);
+    let elsewhere = session(&login(&s, "ana", "first password").await);
+    let http = client();
+    let change = |cookie: String, current: &'static str, new: &'static str| {
+        http.put(s.url("/api/v1/auth/password"))
+            .header("cookie", cookie)
+            .header("origin", s.url(""))
+            .json(&json!({ "current_password": current, "new_password": new }))
+            .send()
+    };
+    let me = |cookie: String| http.get(s.url("/api/v1/auth/me")).header("cookie", cookie).send();
+
+    let r = change(here.clone(), "wrong guess", "second password").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("current password"));
+    let r = change(here.clone(), "first password", "short").await.unwrap();
+    assert_eq!(r.status(), 400, "the new one is checked like any password");
+    assert_eq!(change(here.clone(), "first password", "second password").await.unwrap().status(), 204);
+
+    assert_eq!(me(here.clone()).await.unwrap().status(), 200, "the session in use stays");
+    assert_eq!(me(elsewhere).await.unwrap().status(), 401, "every other session ended");
+    assert_eq!(login(&s, "ana", "first password").await.status(), 401);
+    assert_eq!(login(&s, "ana", "second password").await.status(), 200);
+    // Without a session or key: nobody to change.
+    let anonymous = http
+        .put(s.url("/api/v1/auth/password"))
+        .json(&json!({ "current_password": "second password", "new_password": "third password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let audit = s.get("/api/v1/audit?limit=50").await;
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"password changed") && actions.contains(&"password change refused"), "{actions:?}");
+    s.stop().await;
+}

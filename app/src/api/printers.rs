@@ -168,12 +168,12 @@ fn desk() -> Result<SharedPrinterDesk, ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-async fn rest(method: &str, path: &str, body: Option<serde_json::Value>) -> Result<String, ServerFnError> {
+pub(crate) async fn rest(method: &str, path: &str, body: Option<serde_json::Value>) -> Result<String, ServerFnError> {
     desk()?.rest(method, path, body.map(|b| b.to_string())).await.map_err(ServerFnError::new)
 }
 
 #[cfg(feature = "ssr")]
-async fn rest_json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ServerFnError> {
+pub(crate) async fn rest_json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ServerFnError> {
     let text = rest("GET", path, None).await?;
     serde_json::from_str(&text).map_err(|e| ServerFnError::new(format!("the server's answer was not understood: {e}")))
 }

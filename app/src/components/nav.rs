@@ -66,7 +66,15 @@ fn who_view(viewer: Option<Viewer>, kiosk: bool) -> AnyView {
         }
         Some(v) => view! {
             <div class="who" data-testid="who" data-role=v.role.as_str() data-quick=v.quick.to_string()>
-                <span class="who-name" title=v.role.label()>{v.display_name.clone()}</span>
+                {if v.quick {
+                    view! { <span class="who-name" title=v.role.label()>{v.display_name.clone()}</span> }.into_any()
+                } else {
+                    view! {
+                        <a class="who-name" href="/account" title=format!("{}: your password and API keys", v.role.label()) data-testid="account-link">
+                            {v.display_name.clone()}
+                        </a>
+                    }.into_any()
+                }}
                 <SignOutButton/>
             </div>
         }

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod account;
 pub mod create;
 pub mod editor;
 pub mod farm;

@@ -78,17 +78,34 @@ impl Caller {
 
 /// The caller of the server function or page being served (read from the request the app was given).
 pub fn current() -> Option<Caller> {
-    leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Caller>().cloned())
+    current_request().caller
 }
 
 /// Who (user id) and from where (address) the request being served came, for the audit log.
 pub fn current_actor() -> (Option<i64>, Option<String>) {
+    let r = current_request();
+    (r.caller.map(|c| c.user_id), r.client.ip)
+}
+
+/// What the gate found about the request a page or server function is serving.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub client: ClientInfo,
+    /// Whoever the request acts as (a key, a person, or the kiosk device on its own).
+    pub caller: Option<Caller>,
+    /// The kiosk device the request came through, if any (under a person signed in on it).
+    pub device: Option<Caller>,
+}
+
+/// Reads [`RequestContext`] from the request the app was given (empty outside a request).
+pub fn current_request() -> RequestContext {
     let parts = leptos::prelude::use_context::<axum::http::request::Parts>();
-    let ext = parts.as_ref().map(|p| &p.extensions);
-    (
-        ext.and_then(|e| e.get::<Caller>()).map(|c| c.user_id),
-        ext.and_then(|e| e.get::<ClientInfo>()).and_then(|c| c.ip.clone()),
-    )
+    let Some(ext) = parts.as_ref().map(|p| &p.extensions) else { return RequestContext::default() };
+    RequestContext {
+        client: ext.get::<ClientInfo>().cloned().unwrap_or_default(),
+        caller: ext.get::<Caller>().cloned(),
+        device: ext.get::<gate::DeviceCaller>().map(|d| d.0.clone()),
+    }
 }
 
 pub fn app_role(r: Role) -> app::auth::Role {
@@ -453,6 +470,46 @@ impl Auth {
             role: k.role.min(k.user.role),
             via: Via::ApiKey { id: k.key_id },
         }))
+    }
+
+    /// Changes the caller's own password after checking the current one (wrong tries count against the
+    /// address like sign-in's). Every other session of theirs ends; the one in use stays signed in.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let keep = match caller.via {
+            Via::Session { quick: true, .. } | Via::Device { .. } => {
+                return Err(AuthError::Invalid(
+                    "Change your password where you sign in with it, not at a kiosk.".into(),
+                ))
+            }
+            Via::Session { id, .. } => Some(id),
+            Via::ApiKey { .. } => None,
+        };
+        let address = client.ip.clone().unwrap_or_default();
+        if let Some(wait) = self.inner.by_address.locked(&address) {
+            return Err(AuthError::TooManyTries(wait_words(wait)));
+        }
+        let user = self.db().accounts().by_id(caller.user_id).await?;
+        if !credentials::verify_blocking(current.to_string(), user.password_hash.clone()).await {
+            self.inner.by_address.fail(&address);
+            self.audit(Some(user.id), "password change refused", client, serde_json::json!({})).await;
+            return Err(AuthError::Invalid("Your current password is not right.".into()));
+        }
+        credentials::check_password(new)?;
+        if new == current {
+            return Err(AuthError::Invalid("The new password is the same as the old one.".into()));
+        }
+        let hash = credentials::hash_blocking(new.to_string()).await?;
+        let accounts = self.db().accounts();
+        accounts.set_password_hash(user.id, &hash).await?;
+        let ended = accounts.end_sessions_except(user.id, keep).await?;
+        self.audit(Some(user.id), "password changed", client, serde_json::json!({ "sessions_ended": ended })).await;
+        Ok(())
     }
 
     /// Makes an API key for `user_id` with at most their role; the key is returned once.

@@ -27,6 +27,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/setup", Public),
     ("POST", "/api/v1/auth/pin", AtLeast(Kiosk)),
     ("GET", "/api/v1/auth/me", AtLeast(Kiosk)),
+    ("PUT", "/api/v1/auth/password", AtLeast(Maker)),
     ("GET", "/api/v1/users", AtLeast(Teacher)),
     ("POST", "/api/v1/users", AtLeast(Admin)),
     ("PATCH", "/api/v1/users/{id}", AtLeast(Admin)),

@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/setup", post(setup))
         .route("/api/v1/auth/pin", post(pin))
         .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/password", put(change_password))
         .route("/api/v1/users", get(list_users).post(add_user))
         .route("/api/v1/users/{id}", patch(change_user).delete(delete_user))
         .route("/api/v1/api-keys", get(list_keys).post(add_key))
@@ -366,6 +367,30 @@ async fn audit_user(state: &AppState, caller: &Caller, client: &ClientInfo, acti
     };
     if let Err(e) = state.db.audit().record(&entry).await {
         tracing::warn!("audit log: {e}");
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// `PUT /api/v1/auth/password`: one's own password, knowing the current one.
+async fn change_password(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Extension(caller): Extension<Caller>,
+    body: Body<NewPassword>,
+) -> Response {
+    let b = match json_body(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    match state.auth.change_password(&caller, &b.current_password, &b.new_password, &client).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -174,6 +174,16 @@ impl<'a> AccountRepo<'a> {
             .rows_affected())
     }
 
+    /// Ends every session of a user but `keep` (their own password change, from the session in use).
+    pub async fn end_sessions_except(&self, user_id: i64, keep: Option<i64>) -> Result<u64, DbError> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
+            .bind(user_id)
+            .bind(keep)
+            .execute(self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Forgets sessions that expired.
     pub async fn sweep_sessions(&self) -> Result<u64, DbError> {
         Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")

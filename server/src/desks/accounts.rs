@@ -6,9 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use app::auth::{AccountDesk, SharedAccountDesk, SignedIn};
-use leptos::prelude::{provide_context, use_context};
+use leptos::prelude::provide_context;
 
-use crate::auth::gate::DeviceCaller;
 use crate::auth::{Caller, ClientInfo};
 use crate::http::AppState;
 
@@ -24,13 +23,8 @@ pub fn provide(state: &AppState) {
 
 /// What the sign-in layer found about the request being served.
 fn request() -> (ClientInfo, Option<Caller>, Option<Caller>) {
-    let parts = use_context::<axum::http::request::Parts>();
-    let ext = parts.as_ref().map(|p| &p.extensions);
-    (
-        ext.and_then(|e| e.get::<ClientInfo>().cloned()).unwrap_or_default(),
-        ext.and_then(|e| e.get::<Caller>().cloned()),
-        ext.and_then(|e| e.get::<DeviceCaller>().map(|d| d.0.clone())),
-    )
+    let r = crate::auth::current_request();
+    (r.client, r.caller, r.device)
 }
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -165,10 +165,12 @@ impl Desk {
         use tower::ServiceExt;
         // The same route table and role rules as over HTTP, acting as whoever called the page's function.
         let router = crate::api::routes(self.state.clone())
+            .merge(crate::auth::routes::routes())
             .route_layer(axum::middleware::from_fn(crate::auth::gate::enforce))
             .with_state(self.state.clone());
-        let mut req = axum::http::Request::builder().method(method).uri(path);
-        if let Some(caller) = crate::auth::current() {
+        let context = crate::auth::current_request();
+        let mut req = axum::http::Request::builder().method(method).uri(path).extension(context.client);
+        if let Some(caller) = context.caller {
             req = req.extension(caller);
         }
         if body.is_some() {
