@@ -110,7 +110,9 @@ impl Server {
             .arg(dir.join("data"))
             .env("PRINTFARM_DEMO", "true")
             .env("PRINTFARM_DEMO_PRINTERS", args.printers.to_string())
-            .env("PRINTFARM_LOG", "warn")
+            // As the box runs: info, with an access-log line per request (JSON, as a log shipper takes it).
+            .env("PRINTFARM_LOG", std::env::var("PRINTFARM_LOG").unwrap_or_else(|_| "info".into()))
+            .env("PRINTFARM_LOG_FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

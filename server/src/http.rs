@@ -257,9 +257,22 @@ pub enum ServeError {
 
 /// Binds the configured address and serves until `shutdown` is cancelled.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let listener = bind(config.listen).map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     serve_on(config, listener, shutdown).await
+}
+
+/// Connections the kernel may hold for us before we accept them (it caps this at `net.core.somaxconn`).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listening socket with a deep accept queue: with the usual 128, a burst of a few hundred browsers
+/// (a class opening the dashboard, every kiosk reconnecting after a restart) overflows it and the
+/// overflow waits a whole second for the kernel to retry the handshake.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// Serves on an already bound listener (tests bind port 0), then shuts down cleanly: stops accepting,
