@@ -517,7 +517,7 @@ pub async fn may_act_on_job(state: &AppState, caller: &Caller, job: i64, action:
 
 /// `GET /api/v1/queue`: every waiting job in service order with its estimated start and finish.
 async fn queue(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(dispatch::forecast(&state.farm).await?).into_response())
+    Ok(Json(dispatch::forecast(&state.farm).await?.as_slice()).into_response())
 }
 
 // ---- Printers ---------------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ impl Desk {
         let waiting =
             matches!(record.state, JobState::AwaitingApproval | JobState::Queued | JobState::Slicing | JobState::Ready);
         let plan = if waiting {
-            dispatch::forecast(&self.state.farm).await?.into_iter().find(|e| e.job.id == id)
+            dispatch::forecast(&self.state.farm).await?.iter().find(|e| e.job.id == id).cloned()
         } else {
             None
         };
@@ -304,7 +304,7 @@ impl Desk {
         dispatch::place_in_queue(&self.state.farm, id, Some(key), Some(priority)).await.map_err(db_error)?;
         // Fair shares can keep a job behind another person's: say so rather than pretend it moved.
         let order: Vec<i64> =
-            dispatch::forecast(&self.state.farm).await.map_err(db_error)?.into_iter().map(|e| e.job.id).collect();
+            dispatch::forecast(&self.state.farm).await.map_err(db_error)?.iter().map(|e| e.job.id).collect();
         let at = |j: i64| order.iter().position(|&x| x == j);
         let placed = match (at(id), before.and_then(at), after.and_then(at)) {
             (Some(me), Some(b), _) if me > b => false,

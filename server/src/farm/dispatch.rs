@@ -592,6 +592,7 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
     let jobs = scheduler_jobs(&ready, &printers);
     let plan = scheduler::plan_round(&printers, &jobs, &policy);
     warn_blocked(farm, &ready, &jobs, &printers, &plan).await?;
+    let mut assigned = false;
     for Assignment { job, printer } in plan {
         let turned = ready.iter().find(|r| r.id == job).is_some_and(|r| !takes_as_placed(r, &printers, printer));
         if turned {
@@ -615,8 +616,13 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
         farm.inner.heating.lock().expect("heating lock").insert(printer, Instant::now());
         farm.refresh_printer(printer).await?;
         spawn_print(farm, job, printer, false);
+        assigned = true;
     }
-    farm.broadcast(FarmEvent::Queue);
+    // Only a real change: each Queue event makes the next queue request wait for a new forecast, and
+    // this runs every two seconds.
+    if assigned {
+        farm.broadcast(FarmEvent::Queue);
+    }
     Ok(())
 }
 
@@ -870,24 +876,51 @@ pub(crate) struct CachedForecast {
 
 /// How long a forecast stays good when nothing in the queue changed (its times drift with the printers).
 const FORECAST_FRESH: Duration = Duration::from_secs(1);
+/// How old a forecast may be and still be served while a newer one is being computed.
+const FORECAST_STALE_OK: Duration = Duration::from_secs(10);
 
 /// The queue forecast: every job that has not started, in service order, with the printer it will
 /// probably get and when, by simulating the queue forward.
 ///
 /// Every queue page, queue API call and dashboard asks for this; with a hundred people at once,
 /// computing it for each of them made each wait seconds. So one forecast is computed at a time and
-/// whoever asked while it ran gets it too, as long as no job or queue event happened before they asked:
-/// a person always sees their own change.
-pub async fn forecast(farm: &Farm) -> Result<Vec<QueueEntry>, DbError> {
+/// shared. A person always sees their own change: whoever asks after a job or queue event waits for a
+/// forecast that includes it. A forecast that is merely a second old (printer times drift) is served
+/// as it is while someone else computes the next one, so nobody queues behind that computation (under
+/// load its database reads wait behind everyone else's, and every queue request used to wait with it).
+/// Shared, not copied: a queue of hundreds of jobs is served to every page that asks.
+pub async fn forecast(farm: &Farm) -> Result<Arc<Vec<QueueEntry>>, DbError> {
     use std::sync::atomic::Ordering;
     let asked_at = farm.inner.queue_epoch.load(Ordering::SeqCst);
-    let mut cache = farm.inner.forecast.lock().await;
-    if let Some(c) = cache.as_ref().filter(|c| c.epoch >= asked_at && c.at.elapsed() < FORECAST_FRESH) {
-        return Ok(c.entries.as_ref().clone());
+    // What the cache holds for this asker: (current, or at least not missing their change).
+    let cached = || -> (Option<Arc<Vec<QueueEntry>>>, Option<Arc<Vec<QueueEntry>>>) {
+        let cache = farm.inner.forecast.lock().expect("forecast lock");
+        match cache.as_ref().filter(|c| c.epoch >= asked_at) {
+            Some(c) if c.at.elapsed() < FORECAST_FRESH => (Some(c.entries.clone()), None),
+            Some(c) if c.at.elapsed() < FORECAST_STALE_OK => (None, Some(c.entries.clone())),
+            _ => (None, None),
+        }
+    };
+    let (fresh, usable) = cached();
+    if let Some(entries) = fresh {
+        return Ok(entries);
     }
+    let _computing = match (farm.inner.forecasting.try_lock(), usable) {
+        (Ok(guard), _) => guard,
+        (Err(_), Some(entries)) => return Ok(entries),
+        (Err(_), None) => {
+            let guard = farm.inner.forecasting.lock().await;
+            // Whoever held it may have just computed what this asker needs.
+            if let (Some(entries), _) = cached() {
+                return Ok(entries);
+            }
+            guard
+        }
+    };
     let epoch = farm.inner.queue_epoch.load(Ordering::SeqCst);
-    let entries = compute_forecast(farm).await?;
-    *cache = Some(CachedForecast { epoch, at: Instant::now(), entries: Arc::new(entries.clone()) });
+    let entries = Arc::new(compute_forecast(farm).await?);
+    *farm.inner.forecast.lock().expect("forecast lock") =
+        Some(CachedForecast { epoch, at: Instant::now(), entries: entries.clone() });
     Ok(entries)
 }
 
@@ -1185,7 +1218,7 @@ async fn follow(
                     let mut j = job.clone();
                     j.state = state;
                     j.progress = Some(progress);
-                    farm.publish_job(&j);
+                    farm.publish_progress(&j);
                 }
                 None
             }

@@ -89,8 +89,10 @@ struct Inner {
     windows: WindowState,
     /// Counts job and queue events: a queue forecast computed at this count or later is current.
     queue_epoch: std::sync::atomic::AtomicU64,
-    /// The last queue forecast; one is computed at a time and shared by everyone who asked meanwhile.
-    forecast: tokio::sync::Mutex<Option<dispatch::CachedForecast>>,
+    /// The last queue forecast, shared by everyone who asks while it is current.
+    forecast: std::sync::Mutex<Option<dispatch::CachedForecast>>,
+    /// Held while a forecast is computed: one at a time.
+    forecasting: tokio::sync::Mutex<()>,
     notifier: Notifier,
     shutdown: CancellationToken,
     tasks: Mutex<JoinSet<()>>,
@@ -131,7 +133,8 @@ impl Farm {
                 blocked: Mutex::new(HashMap::new()),
                 windows: WindowState::default(),
                 queue_epoch: std::sync::atomic::AtomicU64::new(0),
-                forecast: tokio::sync::Mutex::new(None),
+                forecast: std::sync::Mutex::new(None),
+                forecasting: tokio::sync::Mutex::new(()),
                 notifier: Notifier::new(db.clone()),
                 shutdown: shutdown.clone(),
                 tasks: Mutex::new(JoinSet::new()),
@@ -221,6 +224,10 @@ impl Farm {
         if matches!(event, FarmEvent::Queue | FarmEvent::Job { .. }) {
             self.inner.queue_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+        self.send(event);
+    }
+
+    fn send(&self, event: FarmEvent) {
         let json = serde_json::to_string(&event).expect("events always serialise").into();
         let _ = self.inner.events.send(Published { event: Arc::new(event), json });
     }
@@ -320,6 +327,13 @@ impl Farm {
 
     pub(crate) fn publish_job(&self, job: &JobRecord) {
         self.broadcast(FarmEvent::Job { job: job_view(job) });
+    }
+
+    /// Tells every page how far a printing job has got. Unlike [`Farm::publish_job`] this leaves the
+    /// queue forecast alone: it is about waiting jobs, and its printer free times are refreshed every
+    /// second anyway. (Thirty printers' progress used to make every queue request recompute it.)
+    pub(crate) fn publish_progress(&self, job: &JobRecord) {
+        self.send(FarmEvent::Job { job: job_view(job) });
     }
 
     /// Cancels a job that is printing (or about to): its print task stops the printer.
