@@ -1006,8 +1006,8 @@ async fn change_settings(
                     m.iter().all(|(role, n)| role.parse::<Role>().is_ok() && (n.is_null() || n.as_u64().is_some()))
                 })
             }
-            // Per person: unfinished jobs at once (null: no limit, whatever the role's).
-            "job_quota_users" => value
+            // Per person: unfinished jobs at once, generations per hour (null: no limit, whatever the role's).
+            "job_quota_users" | "generation_quota_users" => value
                 .as_object()
                 .is_some_and(|m| m.len() <= 10_000 && m.values().all(|n| n.is_null() || n.as_u64().is_some())),
             // Per person: grams of filament in seven days.

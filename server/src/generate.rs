@@ -387,13 +387,22 @@ impl Generator {
     async fn check_quota(&self, user: Option<(i64, Role)>) -> Result<(), GenerateError> {
         let role = user.map(|(_, r)| r);
         let settings = self.inner.db.farm().settings().await?;
-        let limit = match settings.get("generation_quota_per_hour").and_then(|v| v.as_object()) {
+        let by_role = || match settings.get("generation_quota_per_hour").and_then(|v| v.as_object()) {
             Some(map) => match map.get(role.map(Role::as_str).unwrap_or("kiosk")) {
                 Some(v) => v.as_i64(),
                 None => default_quota(role),
             },
             None => default_quota(role),
         };
+        // A person's own limit (null: none) wins over their role's.
+        let personal = match (user, settings.get("generation_quota_users").and_then(|v| v.as_object())) {
+            (Some((id, _)), Some(map)) if !map.is_empty() => {
+                let name = self.inner.db.accounts().by_id(id).await.map(|u| u.username).unwrap_or_default();
+                map.get(&name).map(|v| v.as_i64())
+            }
+            _ => None,
+        };
+        let limit = personal.unwrap_or_else(by_role);
         let Some(limit) = limit else { return Ok(()) };
         let used = self.inner.db.generations().count_recent(user.map(|(id, _)| id), 3600).await?;
         if used >= limit {

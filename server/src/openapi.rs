@@ -758,6 +758,7 @@ fn schemas() -> Value {
                 "generation_quota_per_hour": described(json!({ "type": "object", "additionalProperties": nullable(integer()) }), "Per role."),
                 "job_quota": described(json!({ "type": "object", "additionalProperties": nullable(integer()) }), "Unfinished jobs at once, per role (makers and kiosks 20 unless set)."),
                 "filament_quota_g_per_week": described(json!({ "type": "object", "additionalProperties": nullable(integer()) }), "Grams of filament in seven days, per role."),
+                "generation_quota_users": described(json!({ "type": "object", "additionalProperties": nullable(integer()) }), "Generations per hour, per user name (wins over the role's; null: no limit)."),
                 "job_quota_users": described(json!({ "type": "object", "additionalProperties": nullable(integer()) }), "Unfinished jobs at once, per user name (wins over the role's; null: no limit)."),
                 "filament_quota_users": described(json!({ "type": "object", "additionalProperties": nullable(number()) }), "Grams in seven days, per user name (wins over the role's)."),
                 "kiosk_idle_s": described(integer(), "Seconds a PIN sign-in at a kiosk lasts without a touch (10–3600, default 120)."),

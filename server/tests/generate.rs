@@ -175,6 +175,17 @@ async fn blocked_words_quotas_and_missing_models_get_clear_answers() {
     let (status, _) =
         s.send(reqwest::Method::POST, "/api/v1/generations", Some("alice"), json!({ "prompt": "a ruler" })).await;
     assert_eq!(status, 202);
+    // A teacher may give one maker more than the role's limit.
+    let (status, body) = s
+        .send(reqwest::Method::PUT, "/api/v1/farm/settings", None, json!({ "generation_quota_users": { "bob": 3 } }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        s.send(reqwest::Method::POST, "/api/v1/generations", Some("bob"), json!({ "prompt": "a ruler" })).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) =
+        s.send(reqwest::Method::POST, "/api/v1/generations", Some("bob"), json!({ "prompt": "a spoon" })).await;
+    assert_eq!(status, 429, "{body}");
     s.stop().await;
 }
 

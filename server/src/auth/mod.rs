@@ -535,12 +535,25 @@ impl Auth {
         Ok((id, key))
     }
 
+    /// Records something a person did to their own account.
     pub async fn audit(&self, actor: Option<i64>, action: &str, client: &ClientInfo, detail: serde_json::Value) {
+        self.audit_user(actor, actor, action, client, detail).await
+    }
+
+    /// Records something `actor` did to the account `target`.
+    pub async fn audit_user(
+        &self,
+        actor: Option<i64>,
+        target: Option<i64>,
+        action: &str,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) {
         let entry = crate::db::AuditEntry {
             actor_id: actor,
             action,
             target_kind: Some("user"),
-            target_id: actor,
+            target_id: target,
             detail,
             ip: client.ip.as_deref(),
         };

@@ -357,17 +357,7 @@ async fn delete_user(
 }
 
 async fn audit_user(state: &AppState, caller: &Caller, client: &ClientInfo, action: &str, target: i64, detail: Value) {
-    let entry = crate::db::AuditEntry {
-        actor_id: Some(caller.user_id),
-        action,
-        target_kind: Some("user"),
-        target_id: Some(target),
-        detail,
-        ip: client.ip.as_deref(),
-    };
-    if let Err(e) = state.db.audit().record(&entry).await {
-        tracing::warn!("audit log: {e}");
-    }
+    state.auth.audit_user(Some(caller.user_id), Some(target), action, client, detail).await
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 
 use sqlx::{FromRow, SqlitePool};
 
+use super::users::UserRow;
 use super::{parse_column, DbError, Role, UserRecord};
 
 /// A live session and the user behind it, as read for each request.
@@ -56,29 +57,6 @@ pub struct ApiKeyMatch {
 }
 
 #[derive(FromRow)]
-struct UserCols {
-    id: i64,
-    username: String,
-    display_name: String,
-    role: String,
-    password_hash: Option<String>,
-    disabled: bool,
-}
-
-impl UserCols {
-    fn into_record(self) -> Result<UserRecord, DbError> {
-        Ok(UserRecord {
-            id: self.id,
-            username: self.username,
-            display_name: self.display_name,
-            role: parse_column("users.role", self.role)?,
-            password_hash: self.password_hash,
-            disabled: self.disabled,
-        })
-    }
-}
-
-#[derive(FromRow)]
 struct SessionRow {
     session_id: i64,
     csrf_token: String,
@@ -86,7 +64,7 @@ struct SessionRow {
     idle_s: Option<i64>,
     idle_for_s: i64,
     #[sqlx(flatten)]
-    user: UserCols,
+    user: UserRow,
 }
 
 #[derive(FromRow)]
@@ -95,7 +73,7 @@ struct KeyRow {
     key_role: String,
     stale_use: bool,
     #[sqlx(flatten)]
-    user: UserCols,
+    user: UserRow,
 }
 
 const USER_COLS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled";
@@ -310,7 +288,7 @@ impl<'a> AccountRepo<'a> {
         struct Row {
             pin_hash: Option<String>,
             #[sqlx(flatten)]
-            user: UserCols,
+            user: UserRow,
         }
         let sql = format!("SELECT u.pin_hash, {USER_COLS} FROM users u WHERE u.username = ?");
         let row: Option<Row> = sqlx::query_as(&sql).bind(username).fetch_optional(self.pool).await?;
@@ -319,21 +297,21 @@ impl<'a> AccountRepo<'a> {
 
     pub async fn by_badge(&self, badge_hash: &[u8]) -> Result<Option<UserRecord>, DbError> {
         let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.badge_hash = ?");
-        let row: Option<UserCols> = sqlx::query_as(&sql).bind(badge_hash).fetch_optional(self.pool).await?;
-        row.map(UserCols::into_record).transpose()
+        let row: Option<UserRow> = sqlx::query_as(&sql).bind(badge_hash).fetch_optional(self.pool).await?;
+        row.map(UserRow::into_record).transpose()
     }
 
     pub async fn by_id(&self, user_id: i64) -> Result<UserRecord, DbError> {
         let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?");
-        let row: Option<UserCols> = sqlx::query_as(&sql).bind(user_id).fetch_optional(self.pool).await?;
+        let row: Option<UserRow> = sqlx::query_as(&sql).bind(user_id).fetch_optional(self.pool).await?;
         row.ok_or(DbError::NotFound { kind: "user", id: user_id })?.into_record()
     }
 
     /// Everyone, by name.
     pub async fn users(&self) -> Result<Vec<UserRecord>, DbError> {
         let sql = format!("SELECT {USER_COLS} FROM users u ORDER BY u.username");
-        let rows: Vec<UserCols> = sqlx::query_as(&sql).fetch_all(self.pool).await?;
-        rows.into_iter().map(UserCols::into_record).collect()
+        let rows: Vec<UserRow> = sqlx::query_as(&sql).fetch_all(self.pool).await?;
+        rows.into_iter().map(UserRow::into_record).collect()
     }
 
     /// Changes a user's name, role or whether they may sign in; `None` leaves a field as it is.

@@ -54,14 +54,28 @@ pub struct UserRecord {
     pub disabled: bool,
 }
 
+/// A `users` row as stored (the role as text); the accounts queries read the same columns.
 #[derive(FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     username: String,
     display_name: String,
     role: String,
     password_hash: Option<String>,
     disabled: bool,
+}
+
+impl UserRow {
+    pub(super) fn into_record(self) -> Result<UserRecord, DbError> {
+        Ok(UserRecord {
+            id: self.id,
+            username: self.username,
+            display_name: self.display_name,
+            role: parse_column("users.role", self.role)?,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+        })
+    }
 }
 
 /// What it takes to create a user; the caller hashes the password.
@@ -102,17 +116,7 @@ impl<'a> UserRepo<'a> {
         .bind(username)
         .fetch_optional(self.pool)
         .await?;
-        row.map(|r| {
-            Ok(UserRecord {
-                id: r.id,
-                username: r.username,
-                display_name: r.display_name,
-                role: parse_column("users.role", r.role)?,
-                password_hash: r.password_hash,
-                disabled: r.disabled,
-            })
-        })
-        .transpose()
+        row.map(UserRow::into_record).transpose()
     }
 
     pub async fn count(&self) -> Result<i64, DbError> {

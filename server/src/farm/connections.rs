@@ -67,6 +67,7 @@ impl Farm {
             speedup: if speed > 0.0 { speed } else { 1.0 },
             advanced_ok: true,
             uuid: format!("demo-{}", record.id),
+            keep_log: false,
             ..SimConfig::default()
         };
         let sim = MarlinSim::new(config, Faults::default());

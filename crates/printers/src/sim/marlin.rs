@@ -56,6 +56,9 @@ pub struct SimConfig {
     pub planner_size: usize,
     /// Reported in `M115` as `UUID:`.
     pub uuid: String,
+    /// Keep every executed command for [`MarlinSim::executed`] (tests). A demo printer that runs for weeks
+    /// must not: each print would add its whole G-code to memory.
+    pub keep_log: bool,
 }
 
 impl Default for SimConfig {
@@ -69,6 +72,7 @@ impl Default for SimConfig {
             buffer_size: 4,
             planner_size: 16,
             uuid: "5d6c1e2a-0000-4000-8000-5afe5afe5afe".into(),
+            keep_log: true,
         }
     }
 }
@@ -387,7 +391,9 @@ impl MarlinSim {
     }
 
     fn log(&self, cmd: &str) {
-        self.inner.log.lock().expect("sim log").push(cmd.to_string());
+        if self.inner.config.keep_log {
+            self.inner.log.lock().expect("sim log").push(cmd.to_string());
+        }
     }
 
     /// Executes queued commands one at a time, sending each `ok` when Marlin would.
