@@ -35,8 +35,9 @@ use leptos_router::{
 
 use crate::components::nav::NavBar;
 use crate::pages::{
-    account::AccountPage, create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage, login::LoginPage,
-    placeholder::*, printer::PrinterPage, printers::PrintersPage, queue::QueuePage, settings::SettingsPage,
+    account::AccountPage, create::CreatePage, editor::EditorPage, farm::FarmPage, job::JobPage, library::LibraryPage,
+    login::LoginPage, placeholder::*, printer::PrinterPage, printers::PrintersPage, queue::QueuePage,
+    settings::SettingsPage,
 };
 
 /// The full HTML document the server renders around [`App`].

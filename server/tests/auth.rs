@@ -548,7 +548,8 @@ async fn people_change_their_own_password() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path()).await;
     make_user(&s, "ana", "maker", "first password", Some("4821")).await;
-    let session = |r: &reqwest::Response| format!("printfarm_session={}", set_cookie(r, "printfarm_session").unwrap().0);
+    let session =
+        |r: &reqwest::Response| format!("printfarm_session={}", set_cookie(r, "printfarm_session").unwrap().0);
     let here = session(&login(&s, "ana", "first password").await);
     let elsewhere = session(&login(&s, "ana", "first password").await);
     let http = client();

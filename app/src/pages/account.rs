@@ -44,7 +44,7 @@ pub struct KeyRow {
 pub async fn my_keys() -> Result<Vec<KeyRow>, ServerFnError> {
     crate::auth::require(Role::Maker)?;
     let mut keys: Vec<KeyRow> = crate::api::printers::rest_json("/api/v1/api-keys").await?;
-    keys.sort_by(|a, b| b.id.cmp(&a.id));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.id));
     Ok(keys)
 }
 

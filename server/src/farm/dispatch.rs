@@ -599,8 +599,7 @@ async fn assign_ready(farm: &Farm) -> Result<(), DbError> {
             let text = "Waiting for a printer whose bed is as wide and as deep as the one this G-code was sliced \
                         for: sliced G-code cannot be turned."
                 .to_string();
-            let new =
-                farm.inner.blocked.lock().expect("blocked lock").insert(job, text.clone()) != Some(text.clone());
+            let new = farm.inner.blocked.lock().expect("blocked lock").insert(job, text.clone()) != Some(text.clone());
             if new {
                 db.jobs().set_error(job, &text).await?;
                 farm.publish_job(&db.jobs().get(job).await?);
@@ -893,7 +892,8 @@ pub async fn forecast(farm: &Farm) -> Result<Arc<Vec<QueueEntry>>, DbError> {
     use std::sync::atomic::Ordering;
     let asked_at = farm.inner.queue_epoch.load(Ordering::SeqCst);
     // What the cache holds for this asker: (current, or at least not missing their change).
-    let cached = || -> (Option<Arc<Vec<QueueEntry>>>, Option<Arc<Vec<QueueEntry>>>) {
+    type Shared = Option<Arc<Vec<QueueEntry>>>;
+    let cached = || -> (Shared, Shared) {
         let cache = farm.inner.forecast.lock().expect("forecast lock");
         match cache.as_ref().filter(|c| c.epoch >= asked_at) {
             Some(c) if c.at.elapsed() < FORECAST_FRESH => (Some(c.entries.clone()), None),
