@@ -1,11 +1,13 @@
 // Starts the real printfarm server on a free loopback port with a fresh data directory, and a
-// headless Debian Chromium through playwright-core (which never downloads a browser).
+// headless Debian Chromium through playwright-core (which never downloads a browser), or Debian's
+// Firefox ESR through puppeteer-core over WebDriver BiDi (the stock browser, no patched build).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 
 export const artifacts = resolve('end2end/artifacts');
 
@@ -189,4 +191,45 @@ export async function launchBrowser() {
 export function ensureArtifacts() {
   mkdirSync(artifacts, { recursive: true });
   return artifacts;
+}
+
+/**
+ * Debian's Firefox ESR, driven over WebDriver BiDi by puppeteer-core, on its own virtual X display:
+ * headless Firefox has no software WebGL, while on Xvfb it draws with Mesa's llvmpipe, as a kiosk
+ * without a GPU would.
+ */
+export async function launchFirefox() {
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  const display = await new Promise((ok, fail) => {
+    let text = '';
+    xvfb.stdio[3].on('data', (d) => {
+      text += d;
+      if (text.includes('\n')) ok(text.trim());
+    });
+    xvfb.on('exit', (code) => fail(new Error(`Xvfb exited (${code})`)));
+    setTimeout(() => fail(new Error('Xvfb did not start in 20 s')), 20_000);
+  });
+  let browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+      headless: false,
+      defaultViewport: { width: 1280, height: 800 },
+      env: { ...process.env, DISPLAY: `:${display}`, LIBGL_ALWAYS_SOFTWARE: '1' },
+      extraPrefsFirefox: { 'webgl.force-enabled': true, 'gfx.blocklist.all': -1 },
+    });
+  } catch (e) {
+    xvfb.kill();
+    throw e;
+  }
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      xvfb.kill();
+    },
+  };
 }
