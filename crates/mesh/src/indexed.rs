@@ -30,6 +30,13 @@ impl IndexedMesh {
         Ok(Self { vertices, triangles })
     }
 
+    /// Builds a mesh the caller has made valid by construction (finite vertices, indices in
+    /// range), skipping `new`'s pass over every vertex and index.
+    pub(crate) fn from_parts_unchecked(vertices: Vec<Vec3>, triangles: Vec<[u32; 3]>) -> Self {
+        debug_assert!(Self::new(vertices.clone(), triangles.clone()).is_ok());
+        Self { vertices, triangles }
+    }
+
     /// An axis-aligned cube with one corner at the origin, outward-facing.
     pub fn cube(edge: f32) -> Self {
         let e = edge;
