@@ -54,15 +54,16 @@ pub fn cut(mesh: &IndexedMesh, plane: &Plane) -> Result<(IndexedMesh, IndexedMes
     // point would land on top of a vertex and leave a zero-length edge in the cap.
     let largest = largest_magnitude(src);
     let snap = SNAP_RELATIVE * off.abs().max(f64::from(largest));
+    let distance = |p: &Vec3| n.dot(glam::DVec3::from(p.map(f64::from))) - off;
     let dist = |p: &Vec3| {
-        let x = n.dot(glam::DVec3::from(p.map(f64::from))) - off;
+        let x = distance(p);
         if x.abs() <= snap {
             0.0
         } else {
             x
         }
     };
-    let mut split = Split::new(src, mesh.triangle_count(), &dist);
+    let mut split = Split::new(src, mesh.triangle_count(), &distance, snap);
 
     // The section point on edge (a below, b above); one point per edge, so both faces share it.
     let mut crossing: HashMap<u64, u32> = HashMap::new();
@@ -165,24 +166,22 @@ struct Split<'a> {
 }
 
 impl<'a> Split<'a> {
-    fn new(src: &'a [Vec3], triangles: usize, dist: &impl Fn(&Vec3) -> f64) -> Self {
-        let mut side = Vec::with_capacity(src.len());
-        let mut slot = Vec::with_capacity(src.len());
+    /// Sorts the vertices by side: above when `distance > snap`, on the plane when within `snap`.
+    fn new(src: &'a [Vec3], triangles: usize, distance: &impl Fn(&Vec3) -> f64, snap: f64) -> Self {
+        // Branch-free, so the loop vectorises: BELOW, ON, ABOVE are 1 << 0, 1, 2.
+        let side: Vec<u8> = src
+            .iter()
+            .map(|p| {
+                let x = distance(p);
+                BELOW << (u8::from(x >= -snap) + u8::from(x > snap))
+            })
+            .collect();
+        let below = side.iter().filter(|&&s| s == BELOW).count();
+        let mut slot = vec![UNSET; src.len()];
         let mut on_plane = 0usize;
-        let mut below = 0usize;
-        for p in src {
-            let x = dist(p);
-            let s = if x > 0.0 {
-                ABOVE
-            } else if x == 0.0 {
-                ON
-            } else {
-                BELOW
-            };
-            side.push(s);
-            slot.push(if s == ON { on_plane as u32 } else { UNSET });
-            on_plane += usize::from(s == ON);
-            below += usize::from(s == BELOW);
+        for (cell, _) in slot.iter_mut().zip(&side).filter(|(_, &s)| s == ON) {
+            *cell = on_plane as u32;
+            on_plane += 1;
         }
         // Reserve by the share of vertices on each side, with some room for section points and
         // split triangles; a wrong guess only costs a reallocation.
@@ -351,7 +350,8 @@ fn cap_triangles(position: &dyn Fn(u32) -> Vec3, segs: &[(u32, u32)], normal: gl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::{box_mesh, torus};
+    use crate::ops::{merge, split_shells};
+    use crate::primitives::{box_mesh, cylinder, torus, uv_sphere};
     use crate::topology::EdgeMap;
 
     fn closed(m: &IndexedMesh) -> bool {
@@ -394,5 +394,74 @@ mod tests {
         let (lo, hi) = cut(&t, &Plane::through([0.3, 0.0, 0.0], [1.0, 0.2, 0.0])).unwrap();
         assert!(closed(&lo) && closed(&hi));
         assert!((lo.signed_volume() + hi.signed_volume() - t.signed_volume()).abs() < 1e-3 * t.signed_volume());
+    }
+
+    fn moved(mut m: IndexedMesh, by: Vec3) -> IndexedMesh {
+        m.translate(by);
+        m
+    }
+
+    /// Every vertex of `m` is used by a triangle: a half keeps only what it needs.
+    fn compact(m: &IndexedMesh) -> bool {
+        let mut used = vec![false; m.vertices().len()];
+        m.triangles().iter().flatten().for_each(|&i| used[i as usize] = true);
+        used.into_iter().all(|u| u)
+    }
+
+    #[test]
+    fn cut_through_a_ring_of_vertices_uses_them_in_both_caps() {
+        // 8 rings: ring 4 lies on z = 0 (to rounding, which the snap absorbs).
+        let s = uv_sphere(10.0, 16, 8);
+        let on_plane = s.vertices().iter().filter(|p| p[2].abs() < 1e-5).count();
+        assert_eq!(on_plane, 16);
+        let (lo, hi) = cut(&s, &Plane::horizontal(0.0)).unwrap();
+        assert!(closed(&lo) && closed(&hi) && compact(&lo) && compact(&hi));
+        // No section points: the cap is made of the ring's own 16 vertices, shared by no one else.
+        assert_eq!(lo.vertices().len(), s.vertices().len() / 2 + 8);
+        assert_eq!(hi.vertices().len(), lo.vertices().len());
+        assert!((lo.signed_volume() - s.signed_volume() / 2.0).abs() < 1e-3);
+        assert!((hi.signed_volume() - s.signed_volume() / 2.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn plane_below_the_mesh_leaves_it_whole_above() {
+        let s = uv_sphere(10.0, 16, 8);
+        let (lo, hi) = cut(&s, &Plane::horizontal(-20.0)).unwrap();
+        assert_eq!(lo, IndexedMesh::default());
+        assert_eq!(hi, s);
+        // Through the lowest point only: a lone vertex on the plane is no part below.
+        let (lo, hi) = cut(&s, &Plane::horizontal(-10.0)).unwrap();
+        assert_eq!((lo.triangle_count(), hi.triangle_count()), (0, s.triangle_count()));
+    }
+
+    #[test]
+    fn several_shells_and_a_bore_give_several_cap_loops() {
+        // A torus (annulus section: outer loop with a hole) beside a box and a cylinder.
+        let m = merge(&[
+            torus(20.0, 5.0, 48, 24),
+            box_mesh([40.0, -5.0, -10.0], [50.0, 5.0, 10.0]),
+            moved(cylinder(4.0, 30.0, 32), [-40.0, 0.0, -15.0]),
+        ]);
+        let (lo, hi) = cut(&m, &Plane::horizontal(0.7)).unwrap();
+        assert!(closed(&lo) && closed(&hi) && compact(&lo) && compact(&hi));
+        assert_eq!(split_shells(&lo).len(), 3);
+        assert_eq!(split_shells(&hi).len(), 3);
+        let total = lo.signed_volume() + hi.signed_volume();
+        assert!((total - m.signed_volume()).abs() < 1e-4 * m.signed_volume(), "{total} vs {}", m.signed_volume());
+    }
+
+    #[test]
+    fn unused_vertices_and_collapsed_triangles_are_left_out() {
+        let b = box_mesh([0.0; 3], [10.0; 3]);
+        let (mut verts, mut tris) = b.clone().into_parts();
+        let first = verts.len() as u32;
+        verts.extend([[1.0, 1.0, 1.0], [5.0, 5.0, 2.0], [5.0, 5.0, 8.0]]); // the first is used by nothing
+                                                                           // Collapsed triangles (a corner repeated): wholly below, wholly above, across the plane.
+        tris.extend([[first + 1, first + 1, 0], [first + 2, 6, first + 2], [first + 2, first + 2, 0]]);
+        let m = IndexedMesh::new(verts, tris).unwrap();
+        let (lo, hi) = cut(&m, &Plane::horizontal(4.0)).unwrap();
+        assert!(closed(&lo) && closed(&hi) && compact(&lo) && compact(&hi));
+        let (blo, bhi) = cut(&b, &Plane::horizontal(4.0)).unwrap();
+        assert_eq!((lo, hi), (blo, bhi));
     }
 }

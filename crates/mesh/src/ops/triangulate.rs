@@ -442,4 +442,27 @@ mod tests {
         let bow = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
         assert_eq!(triangulate(&bow, &[]).len(), 2);
     }
+
+    #[test]
+    fn many_reflex_corners_and_holes_tile_exactly() {
+        // A 600-point star (every other corner reflex) with two star-shaped holes: the ear test
+        // looks only at nearby reflex corners, so a blocker it missed would show as overlap.
+        let star = |cx: f64, cy: f64, r: f64, n: usize| -> Vec<P2> {
+            (0..n)
+                .map(|i| {
+                    let a = (i as f64 / n as f64) * std::f64::consts::TAU;
+                    let rr = if i % 2 == 0 { r } else { r * 0.55 };
+                    [cx + rr * a.cos(), cy + rr * a.sin()]
+                })
+                .collect()
+        };
+        let loops = vec![star(0.0, 0.0, 100.0, 600), star(-35.0, 0.0, 15.0, 40), star(30.0, 10.0, 20.0, 60)];
+        let pts = loops.concat();
+        let t = triangulate_nested(&loops);
+        assert_eq!(t.len(), pts.len() - 2 + 2 * 2);
+        assert!(t.iter().all(|x| cross(pts[x[0]], pts[x[1]], pts[x[2]]) >= 0.0), "a triangle is flipped");
+        // All counter-clockwise and summing to the area: no two overlap, nothing is left uncovered.
+        let expect = (signed_area2(&loops[0]) - signed_area2(&loops[1]) - signed_area2(&loops[2])) / 2.0;
+        assert!((area_of(&pts, &t) - expect).abs() < 1e-6 * expect, "{} vs {expect}", area_of(&pts, &t));
+    }
 }
