@@ -30,6 +30,14 @@ impl IndexedMesh {
         Ok(Self { vertices, triangles })
     }
 
+    /// Builds a mesh the caller has made valid by construction (finite vertices, indices in
+    /// range), skipping `new`'s pass over every vertex and index.
+    pub(crate) fn from_parts_unchecked(vertices: Vec<Vec3>, triangles: Vec<[u32; 3]>) -> Self {
+        debug_assert!(vertices.iter().flatten().all(|c| c.is_finite()));
+        debug_assert!(triangles.iter().flatten().all(|&i| (i as usize) < vertices.len()));
+        Self { vertices, triangles }
+    }
+
     /// An axis-aligned cube with one corner at the origin, outward-facing.
     pub fn cube(edge: f32) -> Self {
         let e = edge;

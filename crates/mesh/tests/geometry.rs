@@ -94,6 +94,20 @@ proptest! {
     }
 
     #[test]
+    fn cut_through_a_ring_of_vertices_gives_two_closed_halves(kind in 1u8..4, ring_seed in any::<u32>()) {
+        // The plane passes exactly through vertices (the height of one of them), so the section
+        // is made of mesh vertices and section points mixed.
+        let m = solid(kind);
+        let z = m.vertices()[ring_seed as usize % m.vertices().len()][2];
+        let (lo, hi) = cut(&m, &Plane::horizontal(z)).unwrap();
+        for part in [&lo, &hi] {
+            prop_assert!(part.triangle_count() == 0 || closed(part), "a half is open");
+        }
+        let total = lo.signed_volume() + hi.signed_volume();
+        prop_assert!(rel(total, m.signed_volume()) < 1e-3, "{total} vs {}", m.signed_volume());
+    }
+
+    #[test]
     fn repair_restores_a_damaged_solid(
         kind in 0u8..4, remove_seed in any::<u32>(), flips in proptest::collection::vec(any::<u32>(), 0..20),
         dups in proptest::collection::vec(any::<u32>(), 0..5), inside_out in any::<bool>(),

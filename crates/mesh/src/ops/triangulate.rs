@@ -148,7 +148,13 @@ impl Rings<'_> {
         self.prev[pn] = p2;
     }
 
-    fn is_ear(&self, e: usize, live: &[usize]) -> bool {
+    /// Whether the corner at `node` turns left (strictly), so it can be the tip of an ear.
+    fn convex(&self, node: usize) -> bool {
+        cross(self.at(self.prev[node]), self.at(node), self.at(self.next[node])) > 0.0
+    }
+
+    /// `blockers` must hold every live corner that is not strictly convex (and may hold others).
+    fn is_ear(&self, e: usize, blockers: &Blockers, dead: &[bool]) -> bool {
         let (p, n) = (self.prev[e], self.next[e]);
         let (a, b, c) = (self.at(p), self.at(e), self.at(n));
         // A corner on top of its neighbour spans no area: clipping it first is always safe, and
@@ -159,9 +165,16 @@ impl Rings<'_> {
         if cross(a, b, c) <= 0.0 {
             return false;
         }
-        live.iter().all(|&r| {
+        // Only a reflex (or flat) corner can lie in an ear's triangle when the polygon is simple:
+        // a convex one inside implies a reflex one inside too (Eberly, "Triangulation by Ear
+        // Clipping"). Checking just those, and only those near the triangle, makes a cut cap
+        // (thousands of corners, half of them flat to rounding) linear instead of quadratic.
+        let lo = [a[0].min(b[0]).min(c[0]), a[1].min(b[1]).min(c[1])];
+        let hi = [a[0].max(b[0]).max(c[0]), a[1].max(b[1]).max(c[1])];
+        blockers.near(lo, hi).all(|r| {
             let q = self.at(r);
-            r == p
+            dead[r]
+                || r == p
                 || r == e
                 || r == n
                 || q == a
@@ -172,21 +185,32 @@ impl Rings<'_> {
     }
 
     fn clip(&mut self, start: usize, out: &mut Vec<[usize; 3]>) {
-        let mut live = self.cycle(start);
+        let ring = self.cycle(start);
+        let mut live = ring.len();
+        let mut dead = vec![false; self.pt.len()];
+        let mut listed = vec![false; self.pt.len()];
+        let mut blockers = Blockers::new(ring.iter().map(|&x| self.at(x)));
+        for &x in &ring {
+            if !self.convex(x) {
+                listed[x] = true;
+                blockers.insert(x, self.at(x));
+            }
+        }
         let mut ear = start;
         let mut stall = 0;
-        while live.len() > 3 {
-            let chosen = if self.is_ear(ear, &live) {
+        while live > 3 {
+            let chosen = if self.is_ear(ear, &blockers, &dead) {
                 Some(ear)
             } else {
                 stall += 1;
                 None
             };
             let chosen = chosen.or_else(|| {
-                (stall >= live.len()).then(|| {
+                (stall >= live).then(|| {
                     // No proper ear (self-intersecting or degenerate input): clip the most convex
                     // corner so the triangulation still closes.
-                    *live
+                    *self
+                        .cycle(ear)
                         .iter()
                         .max_by(|&&x, &&y| {
                             let cx = cross(self.at(self.prev[x]), self.at(x), self.at(self.next[x]));
@@ -202,8 +226,15 @@ impl Rings<'_> {
                     out.push([self.pt[p], self.pt[e], self.pt[n]]);
                     self.next[p] = n;
                     self.prev[n] = p;
-                    if let Some(pos) = live.iter().position(|&x| x == e) {
-                        live.swap_remove(pos);
+                    dead[e] = true;
+                    live -= 1;
+                    // The neighbours' corners changed: one that stopped being convex must block.
+                    // (One that became convex may stay listed: checking it is merely wasted.)
+                    for x in [p, n] {
+                        if !listed[x] && !self.convex(x) {
+                            listed[x] = true;
+                            blockers.insert(x, self.at(x));
+                        }
                     }
                     ear = p;
                     stall = 0;
@@ -211,10 +242,62 @@ impl Rings<'_> {
                 None => ear = self.next[ear],
             }
         }
-        if live.len() == 3 {
+        if live == 3 {
             let (p, n) = (self.prev[ear], self.next[ear]);
             out.push([self.pt[p], self.pt[ear], self.pt[n]]);
         }
+    }
+}
+
+/// The corners that may block an ear, bucketed in a uniform grid over the polygon's bounds so
+/// an ear test looks only at those near its triangle.
+struct Blockers {
+    lo: P2,
+    /// Cells per unit length, per axis.
+    scale: P2,
+    side: usize,
+    cells: Vec<Vec<usize>>,
+    /// Box margin: an ear test computed in floating point can count a point just outside its
+    /// triangle's box as inside; one further out than this it cannot.
+    margin: f64,
+}
+
+impl Blockers {
+    fn new(points: impl Iterator<Item = P2> + Clone) -> Self {
+        let count = points.clone().count();
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for p in points {
+            for k in 0..2 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        if count == 0 {
+            (lo, hi) = ([0.0; 2], [0.0; 2]);
+        }
+        // About two corners per cell if they were spread evenly; a small ring gets one cell.
+        let side = ((count / 2) as f64).sqrt().clamp(1.0, 1024.0) as usize;
+        let scale = [0, 1].map(|k| if hi[k] > lo[k] { side as f64 / (hi[k] - lo[k]) } else { 0.0 });
+        let magnitude = [lo[0].abs(), lo[1].abs(), hi[0].abs(), hi[1].abs()].into_iter().fold(0.0, f64::max);
+        Self { lo, scale, side, cells: vec![Vec::new(); side * side], margin: 1e-9 * magnitude }
+    }
+
+    fn cell(&self, k: usize, x: f64) -> usize {
+        // Clamped, so points beyond the bounds (none are) or NaN land in an edge cell, never lost.
+        (((x - self.lo[k]) * self.scale[k]).max(0.0) as usize).min(self.side - 1)
+    }
+
+    fn insert(&mut self, node: usize, at: P2) {
+        let c = self.cell(1, at[1]) * self.side + self.cell(0, at[0]);
+        self.cells[c].push(node);
+    }
+
+    /// Every inserted corner whose point may lie in the box `lo..=hi` (and some that do not).
+    fn near(&self, lo: P2, hi: P2) -> impl Iterator<Item = usize> + '_ {
+        let m = self.margin;
+        let (x0, x1) = (self.cell(0, lo[0] - m), self.cell(0, hi[0] + m));
+        let (y0, y1) = (self.cell(1, lo[1] - m), self.cell(1, hi[1] + m));
+        (y0..=y1).flat_map(move |y| (x0..=x1).flat_map(move |x| self.cells[y * self.side + x].iter().copied()))
     }
 }
 
@@ -358,5 +441,28 @@ mod tests {
         assert_eq!(triangulate(&line, &[]).len(), 2);
         let bow = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
         assert_eq!(triangulate(&bow, &[]).len(), 2);
+    }
+
+    #[test]
+    fn many_reflex_corners_and_holes_tile_exactly() {
+        // A 600-point star (every other corner reflex) with two star-shaped holes: the ear test
+        // looks only at nearby reflex corners, so a blocker it missed would show as overlap.
+        let star = |cx: f64, cy: f64, r: f64, n: usize| -> Vec<P2> {
+            (0..n)
+                .map(|i| {
+                    let a = (i as f64 / n as f64) * std::f64::consts::TAU;
+                    let rr = if i % 2 == 0 { r } else { r * 0.55 };
+                    [cx + rr * a.cos(), cy + rr * a.sin()]
+                })
+                .collect()
+        };
+        let loops = vec![star(0.0, 0.0, 100.0, 600), star(-35.0, 0.0, 15.0, 40), star(30.0, 10.0, 20.0, 60)];
+        let pts = loops.concat();
+        let t = triangulate_nested(&loops);
+        assert_eq!(t.len(), pts.len() - 2 + 2 * 2);
+        assert!(t.iter().all(|x| cross(pts[x[0]], pts[x[1]], pts[x[2]]) >= 0.0), "a triangle is flipped");
+        // All counter-clockwise and summing to the area: no two overlap, nothing is left uncovered.
+        let expect = (signed_area2(&loops[0]) - signed_area2(&loops[1]) - signed_area2(&loops[2])) / 2.0;
+        assert!((area_of(&pts, &t) - expect).abs() < 1e-6 * expect, "{} vs {expect}", area_of(&pts, &t));
     }
 }
