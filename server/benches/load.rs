@@ -11,6 +11,11 @@
 //! stream's clients are WebSockets in this process that count messages, drops and errors and time the
 //! first message (the snapshot). The server's RSS (`VmRSS`) is sampled every 10 s.
 //!
+//! Meanwhile one more client does what people do to the queue, one interaction after another with a
+//! second between cycles, and times each: a maker sends a print (`POST /api/v1/jobs`), the admin approves
+//! it, moves it to the front of the queue (`PATCH /api/v1/jobs/{id}`) and cancels it (so the queue keeps
+//! its size). The product's bar is under 200 ms per such interaction with 100+ people on the box.
+//!
 //! ```text
 //! scripts/load [--debug] [--seconds 600] [--clients 200] [--printers 30] [--jobs 200] [--think-ms 1000]
 //!              [--p99-ms 200] [--kill-at SECONDS] [--api-key KEY]
@@ -323,6 +328,77 @@ async fn ws_client(url: String, key: Option<String>, stats: Arc<WsStats>, stop: 
     }
 }
 
+/// How long each kind of queue interaction took, ms, and how many failed.
+#[derive(Default)]
+struct Interactions {
+    send: Vec<f64>,
+    approve: Vec<f64>,
+    reorder: Vec<f64>,
+    cancel: Vec<f64>,
+    failures: u64,
+    last_failure: Option<String>,
+}
+
+/// A maker with an API key, made through the API as an admin would.
+async fn maker_key(http: &reqwest::Client, base: &str, key: &Option<String>) -> Option<String> {
+    let user = json!({ "username": "loadmaker", "role": "maker", "password": "load-maker-password" });
+    let r = authed(http.post(format!("{base}/api/v1/users")), key).json(&user).send().await.ok()?;
+    let id = r.json::<Value>().await.ok()?["id"].as_i64()?;
+    let body = json!({ "name": "load bench maker", "user_id": id });
+    let r = authed(http.post(format!("{base}/api/v1/api-keys")), key).json(&body).send().await.ok()?;
+    r.json::<Value>().await.ok()?["key"].as_str().map(str::to_string)
+}
+
+/// Send → approve → move to the front → cancel, timed, until `stop`.
+async fn interact(
+    http: reqwest::Client,
+    base: String,
+    admin: Option<String>,
+    maker: Option<String>,
+    model: i64,
+    front: i64,
+    stop: CancellationToken,
+) -> Interactions {
+    let mut out = Interactions::default();
+    let timed = async |req: reqwest::RequestBuilder, want: u16| -> Result<(f64, Value), String> {
+        let started = Instant::now();
+        let r = req.send().await.map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        let body = r.json::<Value>().await.unwrap_or(Value::Null);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if status == want {
+            Ok((ms, body))
+        } else {
+            Err(format!("{status} {body}"))
+        }
+    };
+    while !stop.is_cancelled() {
+        let cycle = async {
+            let body = json!({ "model_version_id": model, "material_kind": "PLA", "quality": "draft" });
+            let (ms, jobs) = timed(authed(http.post(format!("{base}/api/v1/jobs")), &maker).json(&body), 201).await?;
+            out.send.push(ms);
+            let id = jobs[0]["id"].as_i64().ok_or("no job id")?;
+            let job = |tail: &str| format!("{base}/api/v1/jobs/{id}{tail}");
+            let (ms, _) = timed(authed(http.post(job("/approve")), &admin).json(&json!({})), 200).await?;
+            out.approve.push(ms);
+            let (ms, _) = timed(authed(http.patch(job("")), &admin).json(&json!({ "before": front })), 200).await?;
+            out.reorder.push(ms);
+            let (ms, _) = timed(authed(http.post(job("/cancel")), &admin).json(&json!({})), 200).await?;
+            out.cancel.push(ms);
+            Ok::<(), String>(())
+        };
+        if let Err(e) = cycle.await {
+            out.failures += 1;
+            out.last_failure = Some(e);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    out
+}
+
 /// One endpoint's results as `wrk` reports them through the script's `done` hook.
 struct WrkResult {
     path: &'static str,
@@ -475,6 +551,21 @@ async fn run(mut args: Args) -> bool {
         .map(|_| tokio::spawn(ws_client(ws_url.clone(), key.clone(), ws.clone(), stop.clone())))
         .collect();
 
+    let maker = maker_key(&http, &base, &key).await;
+    assert!(maker.is_some() || key.is_none(), "a maker and their key could be made");
+    let first_seeded = *seeded.first().expect("jobs were seeded");
+    let model = authed(http.get(format!("{base}/api/v1/jobs/{first_seeded}")), &key)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["job"]["model_version_id"]
+        .as_i64()
+        .expect("the seeded job has a model");
+    let interactions =
+        tokio::spawn(interact(http.clone(), base.clone(), key.clone(), maker, model, first_seeded, stop.clone()));
+
     let script = wrk_script(dir.path(), args.think_ms);
     let dashboard = run_wrk("/", &base, &args, &script);
     let queue = run_wrk("/api/v1/queue", &base, &args, &script);
@@ -491,6 +582,7 @@ async fn run(mut args: Args) -> bool {
     };
     let (dashboard, queue, outage) = tokio::join!(dashboard, queue, crash);
     stop.cancel();
+    let interactions = interactions.await.expect("the interactions task does not panic");
     for c in clients {
         let _ = c.await;
     }
@@ -531,6 +623,36 @@ async fn run(mut args: Args) -> bool {
             if r.detail.is_empty() { String::new() } else { format!("  ({})", r.detail) }
         );
         ok &= r.p99_ms < args.p99_ms && (r.errors == 0 || outage.is_some()) && r.requests > 0;
+    }
+    for (name, times) in [
+        ("send to print", &interactions.send),
+        ("approve", &interactions.approve),
+        ("move to front", &interactions.reorder),
+        ("cancel", &interactions.cancel),
+    ] {
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "{:<22} {:>7} {:>9} {:>7} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            name,
+            1,
+            sorted.len(),
+            "",
+            "",
+            percentile(&sorted, 50.0),
+            percentile(&sorted, 90.0),
+            percentile(&sorted, 99.0),
+            sorted.last().copied().unwrap_or(f64::NAN)
+        );
+        ok &= !sorted.is_empty() && (percentile(&sorted, 99.0) < args.p99_ms || outage.is_some());
+    }
+    if interactions.failures > 0 {
+        println!(
+            "   {} interaction cycles failed; the last: {}",
+            interactions.failures,
+            interactions.last_failure.as_deref().unwrap_or("?")
+        );
+        ok &= outage.is_some();
     }
     let mut first = ws.first_message_ms.lock().unwrap().clone();
     first.sort_by(f64::total_cmp);
