@@ -17,6 +17,9 @@ use crate::db::PrinterRecord;
 
 /// Status changes this close together are merged, so a chatty printer cannot flood the browsers.
 const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+/// A printer whose readings hold still is still shown this often, so the pages' temperature plots go on
+/// as a flat line instead of stopping.
+const STEADY_PUBLISH_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Farm {
     /// Opens a printer's driver (or starts its simulated board) and its status task.
@@ -130,6 +133,7 @@ async fn watch_printer(
         tracing::warn!(printer = id, "cannot connect: {e}");
     }
     let mut shown = rx.borrow_and_update().clone();
+    let mut published = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -139,11 +143,12 @@ async fn watch_printer(
                 }
                 tokio::time::sleep(MIN_PUBLISH_INTERVAL).await;
                 let status = rx.borrow_and_update().clone();
-                if status.differs_visibly(&shown) {
+                if status.differs_visibly(&shown) || published.elapsed() >= STEADY_PUBLISH_INTERVAL {
                     let became_idle = status.state != shown.state;
                     shown = status;
                     let Some(live) = farm.live(id) else { break };
                     farm.publish_status(&live.record, &shown);
+                    published = std::time::Instant::now();
                     if became_idle {
                         farm.wake();
                     }
