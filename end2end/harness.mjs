@@ -233,3 +233,16 @@ export async function launchFirefox() {
     },
   };
 }
+
+/**
+ * Runs in the page (`page.evaluate(editorPixel, [x, y])`, Playwright or puppeteer alike): the editor
+ * canvas's RGBA under a point given in CSS pixels from its top left.
+ */
+export function editorPixel([x, y]) {
+    const canvas = document.querySelector('[data-testid="editor-canvas"]');
+    const gl = canvas.getContext('webgl2');
+    const k = canvas.width / canvas.clientWidth;
+    const out = new Uint8Array(4);
+    gl.readPixels(Math.round(x * k), Math.round(canvas.height - 1 - y * k), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    return Array.from(out);
+}

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ensureArtifacts, launchBrowser, startServer } from '../harness.mjs';
+import { editorPixel, ensureArtifacts, launchBrowser, startServer } from '../harness.mjs';
 
 let server;
 let browser;
@@ -60,14 +60,7 @@ const state = (page) => page.evaluate(() => window.__printfarmEditor.state());
 
 /** The canvas pixel (RGBA) under a point given in CSS pixels from the canvas's top left. */
 async function pixel(page, [x, y]) {
-  return page.evaluate(([x, y]) => {
-    const canvas = document.querySelector('[data-testid="editor-canvas"]');
-    const gl = canvas.getContext('webgl2');
-    const k = canvas.width / canvas.clientWidth;
-    const out = new Uint8Array(4);
-    gl.readPixels(Math.round(x * k), Math.round(canvas.height - 1 - y * k), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
-    return Array.from(out);
-  }, [x, y]);
+  return page.evaluate(editorPixel, [x, y]);
 }
 
 /** Pixels over a part's top: a 9 × 3 grid inside its bounds at its highest z. */

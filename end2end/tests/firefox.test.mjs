@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ensureArtifacts, launchFirefox, startServer } from '../harness.mjs';
+import { editorPixel, ensureArtifacts, launchFirefox, startServer } from '../harness.mjs';
 
 let server;
 let firefox;
@@ -55,16 +55,7 @@ test('Firefox: a prompt becomes a model, drawn, selected and resized in the edit
   const part = (await page.evaluate(() => window.__printfarmEditor.state())).parts[0];
   const middle = [(part.min[0] + part.max[0]) / 2, (part.min[1] + part.max[1]) / 2, part.max[2]];
   const at = await page.evaluate((p) => window.__printfarmEditor.project(...p), middle);
-  const pixel = () =>
-    page.evaluate(([x, y]) => {
-      const canvas = document.querySelector('[data-testid="editor-canvas"]');
-      const gl = canvas.getContext('webgl2');
-      const k = canvas.width / canvas.clientWidth;
-      const out = new Uint8Array(4);
-      gl.readPixels(Math.round(x * k), Math.round(canvas.height - 1 - y * k), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
-      return Array.from(out);
-    }, at);
-  const [r, g, b] = await pixel();
+  const [r, g, b] = await page.evaluate(editorPixel, at);
   assert.ok(b > r + 50 && b > 110, `the model is drawn in blue at its middle: ${[r, g, b]}`);
 
   // Click it: selected, the fields fill in; 80 mm wide from the numeric field.

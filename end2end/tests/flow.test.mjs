@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ensureArtifacts, launchBrowser, startServer } from '../harness.mjs';
+import { editorPixel, ensureArtifacts, launchBrowser, startServer } from '../harness.mjs';
 
 let server;
 let browser;
@@ -68,14 +68,7 @@ test('prompt → 3D → resize → send to print → printing live on the dashbo
   await page.waitForSelector('[data-testid="editor"][data-ready="true"]', { timeout: 30_000 });
   const s = await page.evaluate(() => window.__printfarmEditor.state());
   assert.equal(s.parts.length, 1);
-  const px = await page.evaluate(([x, y]) => {
-    const canvas = document.querySelector('[data-testid="editor-canvas"]');
-    const gl = canvas.getContext('webgl2');
-    const k = canvas.width / canvas.clientWidth;
-    const out = new Uint8Array(4);
-    gl.readPixels(Math.round(x * k), Math.round(canvas.height - 1 - y * k), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
-    return Array.from(out);
-  }, s.parts[0].screen);
+  const px = await page.evaluate(editorPixel, s.parts[0].screen);
   assert.ok(px[2] > px[0] + 50, `the model's colour where the model is, got ${px}`);
 
   // 3. Select it and make it 60 mm wide with the numeric field.
