@@ -6,9 +6,9 @@
 import http from 'node:http';
 import { launchBrowser, startServer } from '../harness.mjs';
 
-function rawSize(url, encoding) {
+function rawSize(url, encoding, cookie) {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers: { 'accept-encoding': encoding } }, (res) => {
+    http.get(url, { headers: { 'accept-encoding': encoding, cookie } }, (res) => {
       let n = 0;
       res.on('data', (c) => { n += c.length; });
       res.on('end', () => resolve({ bytes: n, encoding: res.headers['content-encoding'] ?? 'identity', status: res.statusCode }));
@@ -23,6 +23,8 @@ const paths = process.argv.slice(2).length ? process.argv.slice(2) : ['/create',
 const server = await startServer({ PRINTFARM_DEMO_PRINTERS: '6' });
 const browser = await launchBrowser();
 await server.signIn(browser.context);
+// Pages need a signed-in person: the byte counts go with the browser's session cookie.
+const cookie = (await browser.context.cookies(server.url)).map((c) => `${c.name}=${c.value}`).join('; ');
 try {
   for (const path of paths) {
     const parts = [path, '/pkg/printfarm.wasm', '/pkg/printfarm.js', '/pkg/printfarm.css'];
@@ -31,7 +33,7 @@ try {
     for (const p of parts) {
       const row = { path: p };
       for (const enc of ['br', 'gzip', 'identity']) {
-        const r = await rawSize(server.url + p, enc);
+        const r = await rawSize(server.url + p, enc, cookie);
         if (r.status !== 200) throw new Error(`${p}: HTTP ${r.status}`);
         row[enc] = r.bytes;
         total[enc] += r.bytes;

@@ -1,6 +1,7 @@
 //! The editor's plate operations on a 1,000,000-triangle closed sphere, natively (criterion): the
 //! placed bounds (place on bed, and every transform's feedback), a pick ray, lay flat on a face and
-//! a horizontal cut. The same operations are timed in wasm by `end2end/bench/editor-frames.mjs`.
+//! a horizontal cut, and the check for holes each cut runs on its halves. The same operations are
+//! timed in wasm by `end2end/bench/editor-frames.mjs`.
 //!
 //! Run: `cargo bench -p mesh --bench editor_ops`.
 
@@ -9,6 +10,7 @@ use glam::{Mat4, Quat, Vec3};
 use mesh::ops::placed::{drop_to_bed, lay_flat_rotation, placed_bounds, raycast};
 use mesh::ops::{cut, Plane};
 use mesh::primitives::uv_sphere;
+use mesh::topology::{is_closed, EdgeMap};
 
 fn editor_ops(c: &mut Criterion) {
     // 2 · 1000 · 500 = 1,000,000 triangles.
@@ -33,6 +35,15 @@ fn editor_ops(c: &mut Criterion) {
     let mut placed = sphere.clone();
     placed.transform(&placement);
     g.bench_function("cut at half height", |b| b.iter(|| cut(&placed, &Plane::horizontal(30.0)).unwrap()));
+    // Every cut checks both halves for holes: the linear check against the sorted edge map.
+    let n = sphere.vertices().len();
+    g.bench_function("closed check (linear)", |b| b.iter(|| is_closed(sphere.triangles(), n)));
+    g.bench_function("closed check (edge map)", |b| {
+        b.iter(|| {
+            let e = EdgeMap::new(&sphere);
+            e.boundary_edges().is_empty() && e.non_manifold_edges().is_empty()
+        })
+    });
     g.finish();
 }
 

@@ -227,6 +227,76 @@ pub fn edge_samples(mesh: &IndexedMesh, edges: &[[u32; 2]], limit: usize) -> Vec
         .collect()
 }
 
+/// Whether every edge of a triangle list is used by exactly two faces: closed, with no hole and no
+/// non-manifold edge (what [`EdgeMap`]'s boundary and non-manifold lists say when both are empty).
+/// Linear time, with no sort of all the edges, so the editor can check every cut of a
+/// million-triangle part within a frame or two. Edges of collapsed triangles are left out.
+pub fn is_closed(triangles: &[[u32; 3]], vertex_count: usize) -> bool {
+    edges_pair_up(triangles, vertex_count, false)
+}
+
+/// Like [`is_closed`], and the two faces at each edge also run along it in opposite directions
+/// (what [`EdgeMap::is_closed_and_oriented`] says).
+pub fn is_closed_and_oriented(triangles: &[[u32; 3]], vertex_count: usize) -> bool {
+    edges_pair_up(triangles, vertex_count, true)
+}
+
+/// Buckets each edge use by its lower vertex (a counting sort), then checks each vertex's few
+/// neighbours: every neighbour must appear exactly twice (and, if `oriented`, once each way).
+fn edges_pair_up(triangles: &[[u32; 3]], vertex_count: usize, oriented: bool) -> bool {
+    let mut start = vec![0u32; vertex_count + 1];
+    for t in triangles {
+        for k in 0..3 {
+            let (a, b) = (t[k], t[(k + 1) % 3]);
+            if a == b {
+                continue;
+            }
+            let low = a.min(b) as usize;
+            if a.max(b) as usize >= vertex_count {
+                return false;
+            }
+            start[low + 1] += 1;
+        }
+    }
+    for v in 0..vertex_count {
+        start[v + 1] += start[v];
+    }
+    let mut fill = start.clone();
+    let mut other = vec![0u32; start[vertex_count] as usize];
+    for t in triangles {
+        for k in 0..3 {
+            let (a, b) = (t[k], t[(k + 1) % 3]);
+            if a == b {
+                continue;
+            }
+            let (low, high, forward) = if a < b { (a, b, 1) } else { (b, a, 0) };
+            let slot = &mut fill[low as usize];
+            other[*slot as usize] = high << 1 | forward;
+            *slot += 1;
+        }
+    }
+    for v in 0..vertex_count {
+        let uses = &mut other[start[v] as usize..start[v + 1] as usize];
+        // A vertex has a handful of neighbours: this sorts a few numbers at a time.
+        uses.sort_unstable();
+        if !uses.len().is_multiple_of(2) {
+            return false;
+        }
+        for pair in uses.chunks_exact(2) {
+            let (x, y) = (pair[0], pair[1]);
+            if x >> 1 != y >> 1 || (oriented && x == y) {
+                return false;
+            }
+        }
+        // A third use of an edge would pair with the next edge's first use, which has a different
+        // neighbour, unless the edge is used four times: pairs of the same neighbour side by side.
+        if uses.windows(3).any(|w| w[0] >> 1 == w[2] >> 1) {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +352,49 @@ mod tests {
         tris.push([0, 0, 0]);
         let em = EdgeMap::from_triangles(&tris);
         assert_eq!(em.non_manifold_edges(), vec![[0, 1], [1, 6]]);
+    }
+
+    #[test]
+    fn closed_check_agrees_with_the_edge_map_on_the_usual_cases() {
+        let cube = IndexedMesh::cube(1.0);
+        let n = cube.vertices().len();
+        assert!(is_closed(cube.triangles(), n) && is_closed_and_oriented(cube.triangles(), n));
+        let holed = &cube.triangles()[1..];
+        assert!(!is_closed(holed, n));
+        let mut flipped = cube.triangles().to_vec();
+        flipped[0].swap(1, 2);
+        assert!(is_closed(&flipped, n) && !is_closed_and_oriented(&flipped, n));
+        // The same face twice more: each of its edges used four times.
+        let mut doubled = cube.triangles().to_vec();
+        doubled.extend([cube.triangles()[0], [cube.triangles()[0][0], cube.triangles()[0][2], cube.triangles()[0][1]]]);
+        assert!(!is_closed(&doubled, n));
+        assert!(!is_closed(cube.triangles(), 3), "indices past the vertex count");
+    }
+
+    proptest::proptest! {
+        /// On random triangle soups over a few vertices (so edges repeat, collapse and tangle),
+        /// the linear check says what the sorted edge map says.
+        #[test]
+        fn closed_check_agrees_with_the_edge_map(
+            tris in proptest::collection::vec(proptest::array::uniform3(0u32..6), 0..24),
+        ) {
+            let em = EdgeMap::from_triangles(&tris);
+            let closed = em.boundary_edges().is_empty() && em.non_manifold_edges().is_empty();
+            proptest::prop_assert_eq!(is_closed(&tris, 6), closed);
+            proptest::prop_assert_eq!(is_closed_and_oriented(&tris, 6), em.is_closed_and_oriented());
+        }
+
+        /// Closed meshes made by doubling a random soup with every face reversed: always closed,
+        /// except where a face meets its own reverse on a shared edge more than twice.
+        #[test]
+        fn closed_check_agrees_on_doubled_soups(
+            tris in proptest::collection::vec(proptest::array::uniform3(0u32..8), 1..12),
+        ) {
+            let mut all = tris.clone();
+            all.extend(tris.iter().map(|t| [t[0], t[2], t[1]]));
+            let em = EdgeMap::from_triangles(&all);
+            proptest::prop_assert_eq!(is_closed(&all, 8), em.boundary_edges().is_empty() && em.non_manifold_edges().is_empty());
+            proptest::prop_assert_eq!(is_closed_and_oriented(&all, 8), em.is_closed_and_oriented());
+        }
     }
 }
