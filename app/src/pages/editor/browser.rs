@@ -724,6 +724,11 @@ impl Editor {
             "ready": self.ready, "parts": parts, "selected": self.scene.selected, "bed": self.scene.bed,
             "canUndo": self.history.can_undo(), "frames": self.frames, "width": w, "height": h,
             "gizmo": handles, "tool": format!("{:?}", self.tool), "dirty": self.dirty,
+            "camera": {
+                "target": self.camera.target.to_array(), "distance": self.camera.distance,
+                "yaw": self.camera.yaw, "pitch": self.camera.pitch,
+            },
+            "markers": self.markers.iter().map(|m| m.to_array()).collect::<Vec<_>>(),
         })
     }
 
