@@ -13,6 +13,9 @@ use crate::wire::{PrinterStateView, PrinterView};
 /// The page's words, kept together for translation.
 mod text {
     pub const TITLE: &str = "Printers";
+    pub const NEED_NAME: &str = "Give the printer a name, like \"Prusa 3\".";
+    pub const NEED_BED: &str = "The bed size needs three numbers in millimetres, like 220, 220 and 250.";
+    pub const NEED_NOZZLE: &str = "The nozzle size is a number in millimetres, like 0.4.";
     pub const LOADING: &str = "Loading printers…";
     pub const NONE: &str = "No printers yet. Find them on USB and the network, or add one by hand below.";
     pub const FIND: &str = "Find printers";
@@ -55,6 +58,20 @@ pub(crate) fn trim_number(v: f64) -> String {
 /// A typed number, if it is one and above zero.
 pub(crate) fn positive(text: &str) -> Option<f64> {
     text.trim().replace(',', ".").parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// The profile fields the add and edit forms share, checked: the name, the bed's x, y and z and the
+/// nozzle (mm), or what to fix, in words.
+fn checked_profile(name: &str, bed: [&str; 3], nozzle: &str) -> Result<(String, [f64; 3], f64), String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(text::NEED_NAME.into());
+    }
+    let (Some(x), Some(y), Some(z)) = (positive(bed[0]), positive(bed[1]), positive(bed[2])) else {
+        return Err(text::NEED_BED.into());
+    };
+    let nozzle = positive(nozzle).ok_or(text::NEED_NOZZLE)?;
+    Ok((name.to_string(), [x, y, z], nozzle))
 }
 
 /// The firmware flavour a driver usually speaks.
@@ -216,26 +233,14 @@ fn EditProfile(row: PrinterRow, editing: RwSignal<bool>, reload: RwSignal<u32>) 
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
-        let (Some(bx), Some(by), Some(bz)) = (positive(&x.get()), positive(&y.get()), positive(&z.get())) else {
-            error.set(Some("The bed size needs three numbers in millimetres, like 220, 220 and 250.".into()));
-            return;
-        };
-        let Some(n) = positive(&nozzle.get()) else {
-            error.set(Some("The nozzle size is a number in millimetres, like 0.4.".into()));
-            return;
+        let (nm, build_mm, n) = match checked_profile(&name.get(), [&x.get(), &y.get(), &z.get()], &nozzle.get()) {
+            Ok(p) => p,
+            Err(e) => return error.set(Some(e)),
         };
         busy.set(true);
-        let (nm, tg, en) = (name.get(), tags.get(), enabled.get());
+        let (tg, en) = (tags.get(), enabled.get());
         leptos::task::spawn_local(async move {
-            let r = update_printer(ProfileForm {
-                id,
-                name: nm,
-                build_mm: [bx, by, bz],
-                nozzle_mm: n,
-                tags: tg,
-                enabled: en,
-            })
-            .await;
+            let r = update_printer(ProfileForm { id, name: nm, build_mm, nozzle_mm: n, tags: tg, enabled: en }).await;
             busy.set(false);
             match r {
                 Ok(()) => {
@@ -404,33 +409,19 @@ fn AddByHand(reload: RwSignal<u32>) -> impl IntoView {
         ev.prevent_default();
         error.set(None);
         added.set(None);
-        if name.get().trim().is_empty() {
-            error.set(Some("Give the printer a name, like \"Prusa 3\".".into()));
-            return;
-        }
+        let (nm, build_mm, n) = match checked_profile(&name.get(), [&x.get(), &y.get(), &z.get()], &nozzle.get()) {
+            Ok(p) => p,
+            Err(e) => return error.set(Some(e)),
+        };
         let c = match connection() {
             Ok(c) => c,
             Err(e) => return error.set(Some(e)),
         };
-        let (Some(bx), Some(by), Some(bz)) = (positive(&x.get()), positive(&y.get()), positive(&z.get())) else {
-            error.set(Some("The bed size needs three numbers in millimetres, like 220, 220 and 250.".into()));
-            return;
-        };
-        let Some(n) = positive(&nozzle.get()) else {
-            error.set(Some("The nozzle size is a number in millimetres, like 0.4.".into()));
-            return;
-        };
         adding.set(true);
-        let (nm, d, fl) = (name.get(), driver.get(), flavour.get());
+        let (d, fl) = (driver.get(), flavour.get());
         leptos::task::spawn_local(async move {
-            let form = NewPrinterForm {
-                name: nm.clone(),
-                driver: d,
-                connection: c,
-                build_mm: [bx, by, bz],
-                nozzle_mm: n,
-                firmware: fl,
-            };
+            let form =
+                NewPrinterForm { name: nm.clone(), driver: d, connection: c, build_mm, nozzle_mm: n, firmware: fl };
             let r = add_printer(form).await;
             adding.set(false);
             match r {
@@ -518,6 +509,18 @@ mod tests {
         assert_eq!(positive("0,6"), Some(0.6));
         assert_eq!(positive("-1"), None);
         assert_eq!(positive("abc"), None);
+    }
+
+    #[test]
+    fn both_forms_check_the_profile_alike() {
+        assert_eq!(
+            checked_profile(" Prusa 3 ", ["250", "210", "220"], "0,4"),
+            Ok(("Prusa 3".into(), [250.0, 210.0, 220.0], 0.4))
+        );
+        assert_eq!(checked_profile("  ", ["250", "210", "220"], "0.4").unwrap_err(), text::NEED_NAME);
+        assert_eq!(checked_profile("P", ["250", "", "220"], "0.4").unwrap_err(), text::NEED_BED);
+        assert_eq!(checked_profile("P", ["250", "210", "-5"], "0.4").unwrap_err(), text::NEED_BED);
+        assert_eq!(checked_profile("P", ["250", "210", "220"], "big").unwrap_err(), text::NEED_NOZZLE);
     }
 
     #[test]
