@@ -179,6 +179,10 @@ pub struct GenerationView {
     pub error: Option<String>,
     /// What the output path did ("added a 1.5 mm base").
     pub notes: Vec<String>,
+    /// Goes up each time the AI model has a new coarse look at its result, drawn at
+    /// `/api/v1/generations/{id}/preview.png` (0: none yet).
+    #[serde(default)]
+    pub preview: u32,
 }
 
 impl GenerationView {

@@ -36,6 +36,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/generations/{id}/cancel", post(cancel_generation))
         .route("/api/v1/generations/{id}/events", get(generation_events))
         .route("/api/v1/generations/{id}/preview.glb", get(generation_preview))
+        .route("/api/v1/generations/{id}/preview.png", get(generation_preview_png))
         .route("/api/v1/jobs", get(list_jobs).post(submit_job))
         .route("/api/v1/jobs/{id}", get(get_job).patch(reorder_job))
         .route("/api/v1/jobs/{id}/thumbnail.png", get(job_thumbnail))
@@ -325,6 +326,18 @@ async fn generation_preview(State(state): State<AppState>, Path(id): Path<i64>) 
         Some(glb) => {
             Ok(([(axum::http::header::CONTENT_TYPE, "model/gltf-binary")], glb.as_ref().clone()).into_response())
         }
+        None => Err(ApiError { status: StatusCode::NOT_FOUND, message: "there is no preview yet".into() }),
+    }
+}
+
+/// `GET /api/v1/generations/{id}/preview.png`: the same coarse preview, drawn.
+async fn generation_preview_png(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    match state.generator.preview_png(id) {
+        Some(png) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "image/png"), (axum::http::header::CACHE_CONTROL, "no-store")],
+            png.as_ref().clone(),
+        )
+            .into_response()),
         None => Err(ApiError { status: StatusCode::NOT_FOUND, message: "there is no preview yet".into() }),
     }
 }

@@ -165,6 +165,8 @@ struct Inner {
 struct Live {
     cancel: CancelToken,
     preview: Option<Arc<Vec<u8>>>,
+    /// The same preview drawn as a picture, for pages that show rather than load a model.
+    preview_png: Option<Arc<Vec<u8>>>,
     previews: u32,
     step: u32,
     total: u32,
@@ -238,6 +240,11 @@ impl Generator {
     /// The latest coarse preview of a running generation (GLB).
     pub fn preview(&self, id: i64) -> Option<Arc<Vec<u8>>> {
         self.inner.live.lock().expect("live lock").get(&id).and_then(|l| l.preview.clone())
+    }
+
+    /// The latest coarse preview of a running generation, drawn (PNG, 256 × 256).
+    pub fn preview_png(&self, id: i64) -> Option<Arc<Vec<u8>>> {
+        self.inner.live.lock().expect("live lock").get(&id).and_then(|l| l.preview_png.clone())
     }
 
     pub fn db(&self) -> &Db {
@@ -639,10 +646,14 @@ impl Generator {
 
     fn store_preview(&self, id: i64, preview: &mesh::IndexedMesh) {
         let model = mesh::Model::single("preview", preview.clone());
+        // A coarse preview has a few thousand triangles: drawing it takes milliseconds, on the
+        // sampling thread, between model calls.
+        let png = mesh::thumbnail::render_png(preview, &mesh::thumbnail::ThumbnailOptions::sized(256, 256)).ok();
         if let Ok(glb) = mesh::io::write(&model, mesh::io::Format::Glb) {
             let mut live = self.inner.live.lock().expect("live lock");
             let entry = live.entry(id).or_default();
             entry.preview = Some(Arc::new(glb));
+            entry.preview_png = png.map(Arc::new);
             entry.previews += 1;
         }
     }
@@ -905,6 +916,7 @@ impl app::api::GenerationDesk for Generator {
                 if let Some(live) = self.inner.live.lock().expect("live lock").get(&id) {
                     view.step = view.step.max(live.step);
                     view.total = view.total.max(live.total);
+                    view.preview = live.preview_png.as_ref().map_or(0, |_| live.previews);
                 }
             }
             Ok(view)
@@ -924,6 +936,7 @@ pub fn generation_view(r: &GenerationRecord) -> app::wire::GenerationView {
         model_version_id: r.model_version_id,
         error: r.error.clone(),
         notes: r.notes.clone(),
+        preview: 0,
     }
 }
 
@@ -957,6 +970,28 @@ mod tests {
             started_at: None,
             finished_at: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_coarse_preview_is_kept_as_a_model_and_as_a_picture() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let g = Generator::start(db, dir.path(), Engine::procedural_only(), shutdown.clone()).await.unwrap();
+        assert!(g.preview(7).is_none() && g.preview_png(7).is_none());
+        // What a decoded latent looks like: a rough blob in the [-1, 1] cube.
+        let blob = mesh::primitives::uv_sphere(0.8, 24, 13);
+        g.store_preview(7, &blob);
+        g.store_preview(7, &blob);
+        let png = g.preview_png(7).expect("a picture");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let side = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        assert_eq!((side(16), side(20)), (256, 256));
+        let glb = g.preview(7).expect("a model");
+        assert_eq!(&glb[..4], b"glTF");
+        assert_eq!(g.inner.live.lock().unwrap().get(&7).map(|l| l.previews), Some(2));
+        assert!(g.preview_png(8).is_none(), "previews belong to their own request");
+        shutdown.cancel();
     }
 
     #[test]

@@ -446,6 +446,10 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/generations/{id}/preview.glb", "generations", Maker, "The latest coarse preview while the AI model runs")
             .ok_as(200, "model/gltf-binary", "GLB.")
             .errors(&[404]),
+        op("get", "/api/v1/generations/{id}/preview.png", "generations", Kiosk, "The latest coarse preview, drawn")
+            .about("The same preview as preview.glb, as a 256 × 256 picture; `preview` in the request's progress goes up when it changes.")
+            .ok_as(200, "image/png", "PNG.")
+            .errors(&[404]),
         // ---- Jobs and the queue
         op("get", "/api/v1/jobs", "jobs", Kiosk, "Jobs, newest first")
             .query("state", string(), "Comma-separated job states, e.g. `queued,printing`.")

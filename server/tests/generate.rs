@@ -386,6 +386,27 @@ async fn shap_e_requests_are_batched_and_cached_with_an_installed_pack() {
     let (a, b) = tokio::join!(ask("bob", "a shark", 1), ask("alice", "a chair", 1));
     let four = ask("carol", "a lamp", 4).await;
     assert_eq!(four.len(), 4);
+    // While carol's batch samples, its coarse previews stream: each is a model (GLB) and a picture (PNG).
+    let mut events = s.http.get(s.url(&format!("/api/v1/generations/{}/events", four[0]))).send().await.unwrap();
+    let (mut seen, mut picture) = (String::new(), None);
+    while let Some(chunk) =
+        tokio::time::timeout(Duration::from_secs(300), events.chunk()).await.expect("events").unwrap()
+    {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        let latest = seen
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .next_back();
+        if latest.is_some_and(|e| e["state"] == "running" && e["preview"].as_u64().unwrap_or(0) >= 1) {
+            picture = Some(bytes(&s, &format!("/api/v1/generations/{}/preview.png", four[0])).await);
+            break;
+        }
+    }
+    let (status, png) = picture.unwrap_or_else(|| panic!("no preview while it ran: {seen}"));
+    assert_eq!(status, 200);
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    drop(events);
     let mut times = Vec::new();
     for id in a.iter().chain(&b).chain(&four) {
         let g = wait_any_end(&s, *id).await;

@@ -24,6 +24,7 @@ mod text {
     pub const EDIT_AND_PRINT: &str = "Edit and print →";
     pub const DOWNLOAD: &str = "Download";
     pub const UPLOAD_TITLE: &str = "Already have a model?";
+    pub const COARSE_PREVIEW: &str = "A rough first look at the model while it is being made";
 }
 
 fn message(e: ServerFnError) -> String {
@@ -221,6 +222,19 @@ fn GenerationCard(g: GenerationView) -> impl IntoView {
                     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent>
                         <div class="bar" style=format!("width: {percent}%")></div>
                     </div>
+                }
+            })}
+            // The AI model's rough look at its result so far; each new one replaces the last.
+            {(g.state == "running" && g.preview > 0).then(|| {
+                view! {
+                    <img
+                        class="coarse-preview"
+                        data-testid="coarse-preview"
+                        src=format!("/api/v1/generations/{}/preview.png?n={}", g.id, g.preview)
+                        alt=text::COARSE_PREVIEW
+                        width="256"
+                        height="256"
+                    />
                 }
             })}
             {g.model_version_id.map(|v| {

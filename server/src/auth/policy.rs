@@ -52,6 +52,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/generations/{id}/cancel", AtLeast(Kiosk)),
     ("GET", "/api/v1/generations/{id}/events", AtLeast(Kiosk)),
     ("GET", "/api/v1/generations/{id}/preview.glb", AtLeast(Kiosk)),
+    ("GET", "/api/v1/generations/{id}/preview.png", AtLeast(Kiosk)),
     // Jobs and the queue.
     ("GET", "/api/v1/jobs", AtLeast(Kiosk)),
     ("POST", "/api/v1/jobs", AtLeast(Maker)),
