@@ -183,6 +183,10 @@ pub struct GenerationView {
     /// `/api/v1/generations/{id}/preview.png` (0: none yet).
     #[serde(default)]
     pub preview: u32,
+    /// What a running request is doing: "shaping" (sampling), "building the mesh" (the slow last
+    /// part on a CPU), or empty when not known.
+    #[serde(default)]
+    pub stage: String,
 }
 
 impl GenerationView {

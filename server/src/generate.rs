@@ -170,6 +170,8 @@ struct Live {
     previews: u32,
     step: u32,
     total: u32,
+    /// What the worker is doing now ("shaping", "building the mesh").
+    stage: String,
 }
 
 impl Generator {
@@ -663,6 +665,9 @@ impl Generator {
             Some(l) => {
                 l.step = step;
                 l.total = total;
+                if l.stage != stage {
+                    l.stage = stage.to_string();
+                }
                 l.previews
             }
             None => 0,
@@ -917,6 +922,7 @@ impl app::api::GenerationDesk for Generator {
                     view.step = view.step.max(live.step);
                     view.total = view.total.max(live.total);
                     view.preview = live.preview_png.as_ref().map_or(0, |_| live.previews);
+                    view.stage.clone_from(&live.stage);
                 }
             }
             Ok(view)
@@ -937,6 +943,7 @@ pub fn generation_view(r: &GenerationRecord) -> app::wire::GenerationView {
         error: r.error.clone(),
         notes: r.notes.clone(),
         preview: 0,
+        stage: String::new(),
     }
 }
 

@@ -24,6 +24,7 @@ mod text {
     pub const EDIT_AND_PRINT: &str = "Edit and print →";
     pub const DOWNLOAD: &str = "Download";
     pub const UPLOAD_TITLE: &str = "Already have a model?";
+    pub const BUILDING_MESH: &str = "Almost there: turning the shape into a printable model…";
     pub const COARSE_PREVIEW: &str = "A rough first look at the model while it is being made";
 }
 
@@ -208,6 +209,7 @@ fn GenerationCard(g: GenerationView) -> impl IntoView {
     let percent = (g.step * 100).checked_div(g.total).unwrap_or(0).min(100);
     let what = match g.state.as_str() {
         "queued" => "Waiting for its turn…".to_string(),
+        "running" if g.tier == "shap-e" && g.stage == "building the mesh" => text::BUILDING_MESH.to_string(),
         "running" if g.tier == "shap-e" => format!("Shaping it: step {} of {}", g.step, g.total),
         "running" => "Building it…".to_string(),
         "done" => "Ready!".to_string(),
