@@ -3,7 +3,7 @@
 //! `swagger-ui-dist` by the build, so the page works offline).
 //!
 //! The document is written by hand with `serde_json` rather than derived from the handlers: most
-//! handlers answer `serde_json::Value`, so a derive would describe nothing. `server/tests/openapi.rs`
+//! handlers answer `serde_json::Value`, so a derive would describe nothing. `server/tests/it/openapi.rs`
 //! keeps it honest: every route in the source is documented (and every documented path routed), every
 //! `$ref` resolves, and real responses of the main objects match their schemas field for field.
 

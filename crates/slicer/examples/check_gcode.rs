@@ -1,4 +1,4 @@
-//! The independent G-code checker (crates/slicer/tests/checker) as a command, for the benchmark
+//! The independent G-code checker (crates/slicer/tests/it/checker) as a command, for the benchmark
 //! script and for checking any slicer's output by hand.
 //!
 //! ```text
@@ -11,7 +11,7 @@
 //! time_tolerance, max_bridge, max_cantilever, require_thumbnails (0/1), allow_model_overhang (0/1),
 //! support_gap_layers, support_xy_reach, brim_width.
 
-#[path = "../tests/checker/mod.rs"]
+#[path = "../tests/it/checker/mod.rs"]
 mod checker;
 
 use std::process::ExitCode;

@@ -1,10 +1,7 @@
-//! Any bytes as a job's G-code, read back for the queue's toolpath preview: never a panic, and the preview
-//! encodes.
+//! libFuzzer entry for the check in `checks/gcode_preview.rs` (what it checks is written there).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/gcode_preview.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let preview = server::desks::queue::preview_from_gcode(&String::from_utf8_lossy(data));
-    let _ = preview.encode();
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

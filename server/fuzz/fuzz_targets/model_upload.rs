@@ -1,48 +1,7 @@
-//! Any bytes as an uploaded model, stored the way `POST /api/v1/models` stores it (format sniffed from the
-//! content, the name's extension only a hint): an error or a recorded model with sane measurements,
-//! never a panic.
+//! libFuzzer entry for the check in `checks/model_upload.rs` (what it checks is written there).
 #![no_main]
 
-use std::sync::OnceLock;
+#[path = "../checks/model_upload.rs"]
+mod check;
 
-use libfuzzer_sys::fuzz_target;
-use server::db::Db;
-
-struct Library {
-    runtime: tokio::runtime::Runtime,
-    db: Db,
-    dir: tempfile::TempDir,
-}
-
-fn library() -> &'static Library {
-    static LIBRARY: OnceLock<Library> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let db = runtime.block_on(Db::open(dir.path())).expect("a fresh database");
-        Library { runtime, db, dir }
-    })
-}
-
-// The first byte picks the name the uploader gave, so the extension fallback is fuzzed too.
-const NAMES: [&str; 7] = ["model", "part.stl", "part.obj", "part.3mf", "part.gltf", "part.glb", "../../part.STL"];
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&pick, bytes)) = data.split_first() else { return };
-    let name = NAMES[usize::from(pick) % NAMES.len()];
-    let lib = library();
-    let stored = lib.runtime.block_on(server::library::store_model(
-        &lib.db,
-        lib.dir.path(),
-        name,
-        bytes.to_vec(),
-        None,
-        "upload",
-    ));
-    if let Ok(m) = stored {
-        assert!(m.triangles > 0, "a stored model has triangles");
-        assert!(m.size_mm.iter().all(|s| s.is_finite() && *s >= 0.0), "size {:?}", m.size_mm);
-        assert!(m.volume_mm3.is_finite() && m.volume_mm3 >= 0.0, "volume {}", m.volume_mm3);
-        assert!(!m.name.contains('/') && !m.name.contains('\\'), "name {:?}", m.name);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

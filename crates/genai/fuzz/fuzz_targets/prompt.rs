@@ -1,25 +1,7 @@
-//! Any bytes as a prompt: parsing and matching must never panic, scores stay in 0..=1 and every
-//! template's parameters come back resolved (within their ranges).
+//! libFuzzer entry for the check in `checks/prompt.rs` (what it checks is written there).
 #![no_main]
 
-use genai::procedural::{match_prompt, ParamKind, Template, Value};
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/prompt.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let parsed = genai::prompt::parse(&text);
-    let matches = match_prompt(&parsed);
-    assert_eq!(matches.len(), Template::ALL.len());
-    for m in matches {
-        assert!((0.0..=1.0).contains(&m.score));
-        for spec in m.template.params() {
-            match (&spec.kind, m.params.values.get(spec.key)) {
-                (ParamKind::Number { min, max, .. }, Some(Value::Number(v))) => assert!(v >= min && v <= max),
-                (ParamKind::Toggle { .. }, Some(Value::Number(v))) => assert!(*v == 0.0 || *v == 1.0),
-                (ParamKind::Choice { options, .. }, Some(Value::Text(s))) => assert!(options.contains(&s.as_str())),
-                (ParamKind::Text { max_chars, .. }, Some(Value::Text(s))) => assert!(s.chars().count() <= *max_chars),
-                (kind, v) => panic!("{} is {v:?} for {kind:?}", spec.key),
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,19 +1,7 @@
-//! Fuzzes format detection plus every reader through `read`, with each extension hint.
+//! libFuzzer entry for the check in `checks/read.rs` (what it checks is written there).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use mesh::io::{read, Limits};
+#[path = "../checks/read.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_triangles: 100_000, max_uncompressed_bytes: 16 << 20, max_depth: 32, max_objects: 1_000 };
-    let (hint, data) = match data.split_first() {
-        Some((h, rest)) => {
-            ([None, Some("stl"), Some("3mf"), Some("glb"), Some("gltf"), Some("obj")][*h as usize % 6], rest)
-        }
-        None => (None, data),
-    };
-    if let Ok(model) = read(data, hint, &limits) {
-        assert!(model.triangle_count() <= limits.max_triangles);
-        assert!(model.objects.len() <= limits.max_objects);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));
