@@ -4,7 +4,7 @@
 //
 //   SERVER_BIN=target/debug/printfarm SITE_ROOT=target/site node end2end/bench/editor-frames.mjs [FRAMES]
 //
-// Prints one JSON line per size. Needs the release browser bundle (cargo leptos build --release).
+// Prints one JSON line per size. Needs the release browser bundle (scripts/bundle).
 import { launchBrowser, startServer } from '../harness.mjs';
 
 const FRAMES = Number(process.argv[2] ?? 10);

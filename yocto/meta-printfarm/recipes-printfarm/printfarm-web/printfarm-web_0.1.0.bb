@@ -1,6 +1,6 @@
 SUMMARY = "Printfarm browser assets (wasm, JavaScript, CSS)"
 DESCRIPTION = "The browser half of the Printfarm web app: pkg/printfarm.{js,wasm,css} and the public \
-files, built by the project's normal build (cargo leptos build --release) and packed by \
+files, built by the project's normal build (scripts/bundle) and packed by \
 yocto/scripts/web-archive. OE's Rust has no wasm32 target, so the image installs this \
 architecture-independent archive, pinned by its sha256, instead of building it."
 HOMEPAGE = "https://example.invalid/printfarm"
