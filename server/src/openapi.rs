@@ -345,10 +345,10 @@ fn operations() -> Vec<Op> {
             .ok(201, "The admin was created and signed in.", object(&[("user", r("User"))], &[]))
             .errors(&[400, 409]),
         op("post", "/api/v1/auth/pin", "auth", Anyone, "Quick sign-in at a kiosk with a name and PIN")
-            .about("The session ends after a short idle time.")
+            .about("Only from a kiosk device: the kiosk account's own session cookie (`printfarm_device`), never an API key. The session ends after a short idle time. Five wrong PINs per name in 5 minutes, from all kiosks together.")
             .body(object(&[("username", string()), ("pin", string())], &[]))
             .ok(200, "Signed in.", object(&[("user", r("User"))], &[]))
-            .errors(&[400, 401, 429]),
+            .errors(&[400, 401, 403, 429]),
         op("get", "/api/v1/users", "auth", Admin, "Every user").ok(200, "The users.", list(r("User"))).errors(&[401, 403]),
         op("post", "/api/v1/users", "auth", Admin, "Create a user")
             .body(r("NewUser"))

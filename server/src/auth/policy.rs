@@ -25,6 +25,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/login", Public),
     ("POST", "/api/v1/auth/logout", Public),
     ("POST", "/api/v1/auth/setup", Public),
+    // Only a kiosk device's own session takes PINs; the handler refuses everyone else (API keys too).
     ("POST", "/api/v1/auth/pin", AtLeast(Kiosk)),
     ("GET", "/api/v1/auth/me", AtLeast(Kiosk)),
     ("PUT", "/api/v1/auth/password", AtLeast(Maker)),

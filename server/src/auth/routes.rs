@@ -34,21 +34,30 @@ fn bad(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
 }
 
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl AuthError {
+    /// The HTTP status of this refusal (the REST routes and the sign-in page's server functions alike).
+    pub fn status(&self) -> StatusCode {
+        match self {
             AuthError::WrongPassword | AuthError::WrongPin | AuthError::UnknownBadge => StatusCode::UNAUTHORIZED,
             AuthError::Disabled | AuthError::NotAKiosk => StatusCode::FORBIDDEN,
             AuthError::TooManyTries(_) => StatusCode::TOO_MANY_REQUESTS,
             AuthError::AlreadySetUp => StatusCode::CONFLICT,
             AuthError::Invalid(_) | AuthError::Credential(_) => StatusCode::BAD_REQUEST,
             AuthError::Db(DbError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            AuthError::Db(e) => {
+            AuthError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        if let AuthError::Db(e) = &self {
+            if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
                 tracing::error!("accounts: {e}");
                 return bad(StatusCode::INTERNAL_SERVER_ERROR, "The database failed; try again.");
             }
-        };
-        bad(status, self)
+        }
+        bad(self.status(), self)
     }
 }
 
@@ -140,14 +149,14 @@ async fn pin(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     device: Option<Extension<DeviceCaller>>,
-    caller: Option<Extension<Caller>>,
     body: Body<Pin>,
 ) -> Response {
     let b = match json_body(body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let device = device.map(|d| d.0 .0).or_else(|| caller.map(|c| c.0).filter(|c| c.role == Role::Kiosk));
+    // Only the device cookie makes a kiosk; an API key with the kiosk role is still just a key.
+    let device = device.map(|d| d.0 .0);
     let (name, secret) = if b.badge.is_empty() { (b.username, b.pin) } else { (String::new(), b.badge) };
     let idle = kiosk_idle(&state).await;
     match state.auth.quick_sign_in(device.as_ref(), &name, &secret, idle, &client).await {
