@@ -335,7 +335,7 @@ fn operations() -> Vec<Op> {
             .ok(200, "The signed-in user.", object(&[("user", r("User"))], &[]))
             .errors(&[401]),
         op("put", "/api/v1/auth/password", "auth", Maker, "Change your own password")
-            .about("Needs the current password; wrong tries count like wrong sign-ins. Your other sessions end; this one stays. Not from a kiosk PIN sign-in.")
+            .about("Needs the current password; wrong tries count like wrong sign-ins. Your other sessions end; this one stays. Your API keys are revoked (but the one making this call). Not from a kiosk PIN sign-in.")
             .body(object(&[("current_password", string()), ("new_password", string())], &[]))
             .empty(204, "Changed.")
             .errors(&[400, 401, 403, 429]),
@@ -365,10 +365,14 @@ fn operations() -> Vec<Op> {
             .ok(200, "The keys (never the secret itself).", list(r("ApiKey")))
             .errors(&[401]),
         op("post", "/api/v1/api-keys", "auth", Kiosk, "Create an API key for yourself")
-            .about("The key is shown once, in this answer.")
             .body(object(&[("name", string())], &[]))
+            .about("The key is shown once, in this answer. The kiosk role is only for a kiosk's own account (an admin makes those keys).")
             .ok(201, "The new key.", r("NewApiKey"))
             .errors(&[400, 401]),
+        op("delete", "/api/v1/api-keys", "auth", Kiosk, "Revoke all your own API keys")
+            .about("Every key of the caller, the one making this call included; nobody else's.")
+            .ok(200, "How many were revoked.", object(&[("revoked", integer())], &[]))
+            .errors(&[401, 403]),
         op("delete", "/api/v1/api-keys/{id}", "auth", Kiosk, "Revoke an API key (your own; an admin any)")
             .empty(204, "Revoked.")
             .errors(&[401, 403, 404]),

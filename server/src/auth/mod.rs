@@ -496,8 +496,10 @@ impl Auth {
         }))
     }
 
-    /// Changes the caller's own password after checking the current one (wrong tries count against the
-    /// address like sign-in's). Every other session of theirs ends; the one in use stays signed in.
+    /// Changes the caller's own password after checking the current one (wrong tries count like
+    /// sign-in's, against this account from this address). Every other session of theirs ends, the one
+    /// in use stays signed in, and every API key of theirs is revoked but the one in use (see README,
+    /// "Accounts": a changed password is often a leaked one, and a key made with it must not outlive it).
     pub async fn change_password(
         &self,
         caller: &Caller,
@@ -505,7 +507,7 @@ impl Auth {
         new: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let keep = match caller.via {
+        let (keep_session, keep_key) = match caller.via {
             Via::Session { quick: true, .. } | Via::Device { .. } => {
                 return Err(AuthError::Invalid(
                     "Change your password where you sign in with it, not at a kiosk.".into(),
@@ -529,8 +531,15 @@ impl Auth {
         let hash = credentials::hash_blocking(new.to_string()).await?;
         let accounts = self.db().accounts();
         accounts.set_password_hash(user.id, &hash).await?;
-        let ended = accounts.end_sessions_except(user.id, keep).await?;
-        self.audit(Some(user.id), "password changed", client, serde_json::json!({ "sessions_ended": ended })).await;
+        let ended = accounts.end_sessions_except(user.id, keep_session).await?;
+        let revoked = accounts.revoke_keys_except(user.id, keep_key).await?;
+        self.audit(
+            Some(user.id),
+            "password changed",
+            client,
+            serde_json::json!({ "sessions_ended": ended, "keys_revoked": revoked }),
+        )
+        .await;
         Ok(())
     }
 
@@ -563,6 +572,13 @@ impl Auth {
         let (key, hash, prefix) = credentials::new_api_key();
         let id = self.db().accounts().create_key(user.id, name, &prefix, &hash, role).await?;
         Ok((id, key))
+    }
+
+    /// Revokes every API key of the caller ("revoke all my keys"); how many.
+    pub async fn revoke_all_keys(&self, caller: &Caller, client: &ClientInfo) -> Result<u64, AuthError> {
+        let revoked = self.db().accounts().revoke_keys_except(caller.user_id, None).await?;
+        self.audit(Some(caller.user_id), "API keys revoked", client, serde_json::json!({ "revoked": revoked })).await;
+        Ok(revoked)
     }
 
     /// Records something a person did to their own account.

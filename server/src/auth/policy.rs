@@ -36,6 +36,8 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     // Own keys for anyone with a real account; an admin sees and revokes everyone's.
     ("GET", "/api/v1/api-keys", AtLeast(Maker)),
     ("POST", "/api/v1/api-keys", AtLeast(Maker)),
+    // Revoke all of one's own keys at once.
+    ("DELETE", "/api/v1/api-keys", AtLeast(Maker)),
     ("DELETE", "/api/v1/api-keys/{id}", AtLeast(Maker)),
     // OctoPrint-compatible upload (slicers): it queues a job, so the same role as POST /api/v1/jobs.
     ("GET", "/api/version", AtLeast(Maker)),

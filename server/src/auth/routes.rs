@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/password", put(change_password))
         .route("/api/v1/users", get(list_users).post(add_user))
         .route("/api/v1/users/{id}", patch(change_user).delete(delete_user))
-        .route("/api/v1/api-keys", get(list_keys).post(add_key))
+        .route("/api/v1/api-keys", get(list_keys).post(add_key).delete(revoke_my_keys))
         .route("/api/v1/api-keys/{id}", delete(revoke_key))
 }
 
@@ -310,6 +310,10 @@ async fn change_user(
         if b.password.is_some() || b.disabled == Some(true) || new_role.is_some_and(|r| r < user.role) {
             accounts.end_sessions_of(id).await?;
         }
+        // A new password (as when the person changes it): keys made with the old one end too.
+        if b.password.is_some() {
+            accounts.revoke_keys_except(id, None).await?;
+        }
         Ok(())
     }
     .await;
@@ -479,4 +483,16 @@ async fn revoke_key(
     }
     audit_user(&state, &caller, &client, "API key revoked", info.user_id, json!({ "key": id })).await;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /api/v1/api-keys`: revokes every key of the caller (the one making the call included).
+async fn revoke_my_keys(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match state.auth.revoke_all_keys(&caller, &client).await {
+        Ok(revoked) => Json(json!({ "revoked": revoked })).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

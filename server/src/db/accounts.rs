@@ -253,6 +253,19 @@ impl<'a> AccountRepo<'a> {
         Ok(())
     }
 
+    /// Revokes every live key of `user_id` but `keep`; how many.
+    pub async fn revoke_keys_except(&self, user_id: i64, keep: Option<i64>) -> Result<u64, DbError> {
+        Ok(sqlx::query(
+            "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE user_id = ? AND id IS NOT ? AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(self.pool)
+        .await?
+        .rows_affected())
+    }
+
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), DbError> {
         self.set_user_column(user_id, "password_hash", Some(hash)).await
     }
