@@ -165,6 +165,7 @@ impl From<JobError> for ApiError {
             JobError::Invalid(m) => Self::bad(m),
             JobError::Conflict(m) => Self { status: StatusCode::CONFLICT, message: m },
             JobError::Quota(m) => Self { status: StatusCode::TOO_MANY_REQUESTS, message: m },
+            JobError::Forbidden(m) => Self { status: StatusCode::FORBIDDEN, message: m },
             JobError::Db(e) => e.into(),
         }
     }

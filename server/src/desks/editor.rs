@@ -48,7 +48,7 @@ fn db_words(e: DbError) -> String {
 
 fn job_words(e: JobError) -> String {
     match e {
-        JobError::Invalid(m) | JobError::Conflict(m) | JobError::Quota(m) => m,
+        JobError::Invalid(m) | JobError::Conflict(m) | JobError::Quota(m) | JobError::Forbidden(m) => m,
         JobError::Db(e) => db_words(e),
     }
 }
