@@ -354,7 +354,10 @@ impl Generator {
 
     /// Cancels a queued or running request: whoever may see it ([`Generator::get_for`]) may.
     pub async fn cancel(&self, id: i64, user: Option<(i64, Role)>) -> Result<GenerationRecord, GenerateError> {
-        self.get_for(id, user).await?;
+        let record = self.get(id).await?;
+        if !self.may_see(&record, user).await? {
+            return Err(GenerateError::Forbidden);
+        }
         if let Some(live) = self.inner.live.lock().expect("live lock").get(&id) {
             live.cancel.cancel();
         }
@@ -371,17 +374,21 @@ impl Generator {
     /// cannot be probed.
     pub async fn get_for(&self, id: i64, user: Option<(i64, Role)>) -> Result<GenerationRecord, GenerateError> {
         let record = self.get(id).await?;
-        let allowed = match (user, record.user_id) {
+        if !self.may_see(&record, user).await? {
+            return Err(GenerateError::NotFound(id));
+        }
+        Ok(record)
+    }
+
+    /// Whether `user` may see (and so cancel) `record`: see [`Generator::get_for`].
+    async fn may_see(&self, record: &GenerationRecord, user: Option<(i64, Role)>) -> Result<bool, DbError> {
+        Ok(match (user, record.user_id) {
             (Some((_, Role::Manager | Role::Admin)), _) => true,
             (Some((uid, _)), Some(owner)) if uid == owner => true,
             (Some((uid, Role::Teacher)), Some(owner)) => self.inner.db.accounts().teaches(uid, owner).await?,
             (Some(_), _) => false,
             (None, owner) => owner.is_none(),
-        };
-        if !allowed {
-            return Err(GenerateError::NotFound(id));
-        }
-        Ok(record)
+        })
     }
 
     /// A request by id, whoever asked for it (for the server's own use; callers use [`Generator::get_for`]).
