@@ -370,7 +370,7 @@ fn operations() -> Vec<Op> {
             .ok(201, "The new key.", r("NewApiKey"))
             .errors(&[400, 401]),
         op("delete", "/api/v1/api-keys", "auth", Kiosk, "Revoke all your own API keys")
-            .about("Every key of the caller, the one making this call included; nobody else's.")
+            .about("Every key of the caller but the one making this call (if a key makes it); nobody else's.")
             .ok(200, "How many were revoked.", object(&[("revoked", integer())], &[]))
             .errors(&[401, 403]),
         op("delete", "/api/v1/api-keys/{id}", "auth", Kiosk, "Revoke an API key (your own; an admin any)")

@@ -574,9 +574,14 @@ impl Auth {
         Ok((id, key))
     }
 
-    /// Revokes every API key of the caller ("revoke all my keys"); how many.
+    /// Revokes every API key of the caller ("revoke all my keys"), but the key making the call (as a
+    /// password change does: a script that cleans up after itself keeps working); how many.
     pub async fn revoke_all_keys(&self, caller: &Caller, client: &ClientInfo) -> Result<u64, AuthError> {
-        let revoked = self.db().accounts().revoke_keys_except(caller.user_id, None).await?;
+        let keep = match caller.via {
+            Via::ApiKey { id } => Some(id),
+            Via::Session { .. } | Via::Device { .. } => None,
+        };
+        let revoked = self.db().accounts().revoke_keys_except(caller.user_id, keep).await?;
         self.audit(Some(caller.user_id), "API keys revoked", client, serde_json::json!({ "revoked": revoked })).await;
         Ok(revoked)
     }

@@ -485,7 +485,7 @@ async fn revoke_key(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `DELETE /api/v1/api-keys`: revokes every key of the caller (the one making the call included).
+/// `DELETE /api/v1/api-keys`: revokes every key of the caller but the one making the call, if any.
 async fn revoke_my_keys(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,

@@ -535,5 +535,12 @@ async fn keys_end_with_a_password_change_and_can_all_be_revoked() {
     let r = client().get(s.url("/api/v1/auth/me")).header("x-api-key", &fresh).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(s.get("/api/v1/auth/me").await["user"]["username"], ADMIN, "the admin's key is untouched");
+    // Called with a key, every other key goes, and the calling one stays (a script cleaning up after itself).
+    let (mine, other) = (s.key("ana").await, common::key_for(dir.path(), "ana").await);
+    let r = client().delete(s.url("/api/v1/api-keys")).header("x-api-key", &mine).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["revoked"], 1);
+    let me = |key: &str| client().get(s.url("/api/v1/auth/me")).header("x-api-key", key).send();
+    assert_eq!(me(&mine).await.unwrap().status(), 200, "the calling key stays");
+    assert_eq!(me(&other).await.unwrap().status(), 401, "the others are revoked");
     s.stop().await;
 }
