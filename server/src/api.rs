@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
-use crate::db::{DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
+use crate::db::{Classes, DbError, FarmWindow, JobFilter, JobState, NewPrinter, NewSpool, PrinterChange, Role};
 use crate::farm::dispatch::{self, seconds, JobError, Submission};
 use crate::farm::{job_view, windows};
 use crate::generate::{GenerateError, GenerateRequest, GenerationEvent, Submitted};
@@ -165,6 +165,7 @@ impl From<JobError> for ApiError {
             JobError::Invalid(m) => Self::bad(m),
             JobError::Conflict(m) => Self { status: StatusCode::CONFLICT, message: m },
             JobError::Quota(m) => Self { status: StatusCode::TOO_MANY_REQUESTS, message: m },
+            JobError::Forbidden(m) => Self { status: StatusCode::FORBIDDEN, message: m },
             JobError::Db(e) => e.into(),
         }
     }
@@ -300,8 +301,9 @@ async fn list_generations(
     Ok(Json(list).into_response())
 }
 
-async fn get_generation(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
-    Ok(Json(state.generator.get(id).await?).into_response())
+async fn get_generation(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
+    let user = actor(&state, &who).await?;
+    Ok(Json(state.generator.get_for(id, user).await?).into_response())
 }
 
 async fn cancel_generation(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
@@ -321,7 +323,8 @@ async fn generation_templates() -> Response {
 }
 
 /// `GET /api/v1/generations/{id}/preview.glb`: the latest coarse preview of a running generation.
-async fn generation_preview(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn generation_preview(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
+    state.generator.get_for(id, actor(&state, &who).await?).await?;
     match state.generator.preview(id) {
         Some(glb) => {
             Ok(([(axum::http::header::CONTENT_TYPE, "model/gltf-binary")], glb.as_ref().clone()).into_response())
@@ -331,7 +334,8 @@ async fn generation_preview(State(state): State<AppState>, Path(id): Path<i64>) 
 }
 
 /// `GET /api/v1/generations/{id}/preview.png`: the same coarse preview, drawn.
-async fn generation_preview_png(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn generation_preview_png(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
+    state.generator.get_for(id, actor(&state, &who).await?).await?;
     match state.generator.preview_png(id) {
         Some(png) => Ok((
             [(axum::http::header::CONTENT_TYPE, "image/png"), (axum::http::header::CACHE_CONTROL, "no-store")],
@@ -344,11 +348,12 @@ async fn generation_preview_png(State(state): State<AppState>, Path(id): Path<i6
 
 /// `GET /api/v1/generations/{id}/events`: server-sent events with the request's progress, starting with
 /// its current state and ending when it is done, failed or cancelled.
-async fn generation_events(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn generation_events(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    let user = actor(&state, &who).await?;
     // Subscribe before reading the state so no change falls between the two.
     let rx = state.generator.subscribe();
-    let first = state.generator.get(id).await?;
+    let first = state.generator.get_for(id, user).await?;
     let stream = progress_stream(id, first, rx, state.shutdown.clone());
     Ok(Sse::new(futures::StreamExt::map(stream, |e| {
         Ok::<_, std::convert::Infallible>(Event::default().json_data(e).unwrap_or_default())
@@ -876,12 +881,29 @@ async fn printer_stats(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(Json(state.db.farm().printer_stats().await?).into_response())
 }
 
-async fn user_stats(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(state.db.farm().user_stats().await?).into_response())
+/// Whose statistics and notifications a caller sees: a teacher their classes' ([`Classes`]), managers
+/// and admins (and a teacher in no class, who looks after everyone) everybody's (`None`).
+async fn classes(state: &AppState, who: &Who) -> ApiResult<Option<Classes>> {
+    match who {
+        Some(c) if !c.may(Role::Manager) => Ok(state.db.accounts().classes_of(c.user_id).await?),
+        _ => Ok(None),
+    }
 }
 
-async fn group_stats(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(state.db.farm().group_stats().await?).into_response())
+async fn user_stats(State(state): State<AppState>, who: Who) -> ApiResult<Response> {
+    let mut rows = state.db.farm().user_stats().await?;
+    if let Some(classes) = classes(&state, &who).await? {
+        rows.retain(|r| classes.members.contains(&r.id));
+    }
+    Ok(Json(rows).into_response())
+}
+
+async fn group_stats(State(state): State<AppState>, who: Who) -> ApiResult<Response> {
+    let mut rows = state.db.farm().group_stats().await?;
+    if let Some(classes) = classes(&state, &who).await? {
+        rows.retain(|r| classes.groups.contains(&r.id));
+    }
+    Ok(Json(rows).into_response())
 }
 
 #[derive(Deserialize)]
@@ -974,12 +996,32 @@ struct NotificationQuery {
     limit: Option<i64>,
 }
 
-async fn notifications(State(state): State<AppState>, Query(q): Query<NotificationQuery>) -> ApiResult<Response> {
-    let list = state.db.farm().notifications(q.user, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+async fn notifications(
+    State(state): State<AppState>,
+    who: Who,
+    Query(q): Query<NotificationQuery>,
+) -> ApiResult<Response> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let list = match classes(&state, &who).await? {
+        // A teacher: their classes' people only (the farm's own are the managers').
+        Some(classes) => {
+            let users: Vec<i64> =
+                classes.members.into_iter().filter(|u| q.user.is_none_or(|wanted| wanted == *u)).collect();
+            state.db.farm().notifications_of(&users, limit).await?
+        }
+        None => state.db.farm().notifications(q.user, limit).await?,
+    };
     Ok(Json(list).into_response())
 }
 
-async fn notification_read(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn notification_read(State(state): State<AppState>, who: Who, Path(id): Path<i64>) -> ApiResult<Response> {
+    if let Some(classes) = classes(&state, &who).await? {
+        // Someone else's is "not found", as it is missing from the teacher's list.
+        let user = state.db.farm().notification_user(id).await?;
+        if !user.is_some_and(|u| classes.members.contains(&u)) {
+            return Err(DbError::NotFound { kind: "notification", id }.into());
+        }
+    }
     state.db.farm().mark_read(id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

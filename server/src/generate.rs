@@ -352,15 +352,10 @@ impl Generator {
         Ok(Submitted::Queued { generations: records })
     }
 
-    /// Cancels a queued or running request. The asker, teachers, managers and admins may.
+    /// Cancels a queued or running request: whoever may see it ([`Generator::get_for`]) may.
     pub async fn cancel(&self, id: i64, user: Option<(i64, Role)>) -> Result<GenerationRecord, GenerateError> {
         let record = self.get(id).await?;
-        let allowed = match user {
-            Some((_, Role::Teacher | Role::Manager | Role::Admin)) => true,
-            Some((uid, _)) => record.user_id == Some(uid),
-            None => record.user_id.is_none(),
-        };
-        if !allowed {
+        if !self.may_see(&record, user).await? {
             return Err(GenerateError::Forbidden);
         }
         if let Some(live) = self.inner.live.lock().expect("live lock").get(&id) {
@@ -374,6 +369,29 @@ impl Generator {
         self.get(id).await
     }
 
+    /// A request as `user` may see it (its prompt is theirs): the asker's own, a teacher's for the
+    /// asker's classes, anyone's for managers and admins. To anyone else it does not exist, so ids
+    /// cannot be probed.
+    pub async fn get_for(&self, id: i64, user: Option<(i64, Role)>) -> Result<GenerationRecord, GenerateError> {
+        let record = self.get(id).await?;
+        if !self.may_see(&record, user).await? {
+            return Err(GenerateError::NotFound(id));
+        }
+        Ok(record)
+    }
+
+    /// Whether `user` may see (and so cancel) `record`: see [`Generator::get_for`].
+    async fn may_see(&self, record: &GenerationRecord, user: Option<(i64, Role)>) -> Result<bool, DbError> {
+        Ok(match (user, record.user_id) {
+            (Some((_, Role::Manager | Role::Admin)), _) => true,
+            (Some((uid, _)), Some(owner)) if uid == owner => true,
+            (Some((uid, Role::Teacher)), Some(owner)) => self.inner.db.accounts().teaches(uid, owner).await?,
+            (Some(_), _) => false,
+            (None, owner) => owner.is_none(),
+        })
+    }
+
+    /// A request by id, whoever asked for it (for the server's own use; callers use [`Generator::get_for`]).
     pub async fn get(&self, id: i64) -> Result<GenerationRecord, GenerateError> {
         match self.inner.db.generations().get(id).await {
             Err(DbError::NotFound { .. }) => Err(GenerateError::NotFound(id)),
@@ -913,8 +931,9 @@ impl app::api::GenerationDesk for Generator {
         id: i64,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<app::wire::GenerationView, String>> + Send + '_>>
     {
+        let user = crate::auth::current().map(|c| (c.user_id, c.role));
         Box::pin(async move {
-            let record = self.get(id).await.map_err(|e| e.to_string())?;
+            let record = self.get_for(id, user).await.map_err(|e| e.to_string())?;
             let mut view = generation_view(&record);
             // The live step (the database is written at most once a second).
             if record.state == GenerationState::Running {

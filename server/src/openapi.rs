@@ -335,7 +335,7 @@ fn operations() -> Vec<Op> {
             .ok(200, "The signed-in user.", object(&[("user", r("User"))], &[]))
             .errors(&[401]),
         op("put", "/api/v1/auth/password", "auth", Maker, "Change your own password")
-            .about("Needs the current password; wrong tries count like wrong sign-ins. Your other sessions end; this one stays. Not from a kiosk PIN sign-in.")
+            .about("Needs the current password; wrong tries count like wrong sign-ins. Your other sessions end; this one stays. Your API keys are revoked (but the one making this call). Not from a kiosk PIN sign-in.")
             .body(object(&[("current_password", string()), ("new_password", string())], &[]))
             .empty(204, "Changed.")
             .errors(&[400, 401, 403, 429]),
@@ -345,10 +345,10 @@ fn operations() -> Vec<Op> {
             .ok(201, "The admin was created and signed in.", object(&[("user", r("User"))], &[]))
             .errors(&[400, 409]),
         op("post", "/api/v1/auth/pin", "auth", Anyone, "Quick sign-in at a kiosk with a name and PIN")
-            .about("The session ends after a short idle time.")
+            .about("Only from a kiosk device: the kiosk account's own session cookie (`printfarm_device`), never an API key. The session ends after a short idle time. Five wrong PINs per name in 5 minutes, from all kiosks together.")
             .body(object(&[("username", string()), ("pin", string())], &[]))
             .ok(200, "Signed in.", object(&[("user", r("User"))], &[]))
-            .errors(&[400, 401, 429]),
+            .errors(&[400, 401, 403, 429]),
         op("get", "/api/v1/users", "auth", Admin, "Every user").ok(200, "The users.", list(r("User"))).errors(&[401, 403]),
         op("post", "/api/v1/users", "auth", Admin, "Create a user")
             .body(r("NewUser"))
@@ -365,10 +365,14 @@ fn operations() -> Vec<Op> {
             .ok(200, "The keys (never the secret itself).", list(r("ApiKey")))
             .errors(&[401]),
         op("post", "/api/v1/api-keys", "auth", Kiosk, "Create an API key for yourself")
-            .about("The key is shown once, in this answer.")
             .body(object(&[("name", string())], &[]))
+            .about("The key is shown once, in this answer. The kiosk role is only for a kiosk's own account (an admin makes those keys).")
             .ok(201, "The new key.", r("NewApiKey"))
             .errors(&[400, 401]),
+        op("delete", "/api/v1/api-keys", "auth", Kiosk, "Revoke all your own API keys")
+            .about("Every key of the caller but the one making this call (if a key makes it); nobody else's.")
+            .ok(200, "How many were revoked.", object(&[("revoked", integer())], &[]))
+            .errors(&[401, 403]),
         op("delete", "/api/v1/api-keys/{id}", "auth", Kiosk, "Revoke an API key (your own; an admin any)")
             .empty(204, "Revoked.")
             .errors(&[401, 403, 404]),

@@ -13,7 +13,8 @@ mod text {
     pub const NEW: &str = "New password (8 characters or more)";
     pub const AGAIN: &str = "The new password again";
     pub const MISMATCH: &str = "The two new passwords are not the same. Type them again.";
-    pub const CHANGED: &str = "Your password is changed. You were signed out everywhere else.";
+    pub const CHANGED: &str = "Your password is changed. You were signed out everywhere else, and your API keys \
+                               were revoked: make new ones for your slicers.";
     pub const KEYS: &str = "API keys";
     pub const KEYS_LEAD: &str = "A key lets a slicer or a script act as you: PrusaSlicer, OrcaSlicer and Cura can \
                                  \"send to OctoPrint\" straight into the queue with the box's address and a key.";
@@ -23,6 +24,10 @@ mod text {
     pub const SHOWN_ONCE: &str = "Copy this key now: it is not shown again.";
     pub const NO_KEYS: &str = "You have no API keys.";
     pub const REVOKE: &str = "Revoke";
+    pub const REVOKE_ALL: &str = "Revoke all my keys";
+    pub const REVOKE_ALL_LEAD: &str =
+        "Lost a laptop, or shared a key by mistake? This switches off every key of yours \
+                                       at once. Your password stays the same.";
     pub const QUICK: &str = "You signed in with a PIN at a kiosk: change your account on your own computer.";
 }
 
@@ -64,6 +69,16 @@ pub async fn revoke_key(id: i64) -> Result<(), ServerFnError> {
     crate::auth::require(Role::Maker)?;
     crate::api::printers::rest("DELETE", &format!("/api/v1/api-keys/{id}"), None).await?;
     Ok(())
+}
+
+/// Revokes every key of the viewer at once; how many.
+#[server(endpoint = "account/revoke_all_keys")]
+pub async fn revoke_all_keys() -> Result<u64, ServerFnError> {
+    crate::auth::require(Role::Maker)?;
+    let text = crate::api::printers::rest("DELETE", "/api/v1/api-keys", None).await?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| ServerFnError::new("the server's answer was not understood"))?;
+    Ok(answer["revoked"].as_u64().unwrap_or(0))
 }
 
 #[server(endpoint = "account/password")]
@@ -193,6 +208,14 @@ fn KeysCard(viewer: Viewer) -> impl IntoView {
             }
         });
     };
+    let revoke_all = move |_| {
+        leptos::task::spawn_local(async move {
+            match revoke_all_keys().await {
+                Ok(_) => version.update(|v| *v += 1),
+                Err(e) => error.set(Some(words(e))),
+            }
+        });
+    };
     let own = viewer.role;
     view! {
         <div class="card" data-testid="keys">
@@ -260,6 +283,10 @@ fn KeysCard(viewer: Viewer) -> impl IntoView {
                     }.into_any(),
                 })}
             </Transition>
+            <p class="lead">{text::REVOKE_ALL_LEAD}</p>
+            <button class="button danger" type="button" data-testid="revoke-all-keys" on:click=revoke_all>
+                {text::REVOKE_ALL}
+            </button>
         </div>
     }
 }

@@ -27,8 +27,13 @@ mod text {
 /// Where to go after signing in: the `next` the sign-in gate passed, if it is a path on this box.
 fn next_path(next: Option<String>, fallback: &str) -> String {
     match next {
-        // Only our own paths: "//evil.example" or "https://…" would send people elsewhere.
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        // Only our own paths: "//evil.example" or "https://…" would send people elsewhere. Browsers
+        // read `\` as `/` and drop tabs and newlines, so "/\t/evil.example" is "//evil.example" too.
+        Some(n)
+            if n.starts_with('/') && !n[1..].starts_with('/') && !n.chars().any(|c| c == '\\' || c.is_control()) =>
+        {
+            n
+        }
         _ => fallback.to_string(),
     }
 }
@@ -271,7 +276,17 @@ mod tests {
     #[test]
     fn sign_in_only_returns_to_paths_on_this_box() {
         assert_eq!(next_path(Some("/queue?x=1".into()), "/"), "/queue?x=1");
-        for bad in ["//evil.example/", "https://evil.example/", "javascript:alert(1)", "/\\evil.example"] {
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/\\evil.example",
+            // issue 20: `/login?next=/%09/host/x` landed off the box.
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\u{0}/evil.example",
+        ] {
             assert_eq!(next_path(Some(bad.into()), "/"), "/", "{bad}");
         }
         assert_eq!(next_path(None, "/create"), "/create");

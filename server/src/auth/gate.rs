@@ -3,9 +3,10 @@
 //! [`identify`] (around the whole router) finds the caller — an API key (`X-Api-Key` or
 //! `Authorization: Bearer`), else the person's session cookie, else a kiosk device's cookie — and
 //! leaves [`Caller`], [`DeviceCaller`], [`ClientInfo`] and the app's `Viewer` in the request's
-//! extensions. It refuses cross-site writes made with cookies (CSRF) and sends anonymous visitors of
-//! pages to sign in (or to the first-run page). [`enforce`] (on the API routes, where the matched
-//! route is known) applies [`policy`](super::policy).
+//! extensions. It refuses writes and WebSocket handshakes a page of another website makes (CSRF:
+//! with cookies, and without, so a foreign form cannot sign a visitor in to someone else's account
+//! either) and sends anonymous visitors of pages to sign in (or to the first-run page). [`enforce`]
+//! (on the API routes, where the matched route is known) applies [`policy`](super::policy).
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -74,15 +75,24 @@ pub fn client_info(req: &Request) -> ClientInfo {
 /// `Sec-Fetch-Site`) says so, or the request carries the session's CSRF token (for non-browser
 /// clients that use cookies).
 fn same_site(headers: &HeaderMap, csrf_token: &str) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    match browser_says_ours(headers) {
+        Some(ours) => ours,
+        None => headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| constant_time_eq(t, csrf_token)),
+    }
+}
+
+/// What the browser says about where a request comes from: `Some(true)` from our own pages (`Origin`
+/// is this host, or `Sec-Fetch-Site` is same-origin or none), `Some(false)` from anywhere else (another
+/// site, `Origin: null`), `None` when it says nothing (a client that is not a browser).
+fn browser_says_ours(headers: &HeaderMap) -> Option<bool> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-        return !host.is_empty() && origin_host.eq_ignore_ascii_case(host);
+        return Some(!host.is_empty() && origin_host.eq_ignore_ascii_case(host));
     }
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return matches!(site, "same-origin" | "none");
-    }
-    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| constant_time_eq(t, csrf_token))
+    let site = headers.get("sec-fetch-site")?.to_str().unwrap_or("");
+    Some(matches!(site, "same-origin" | "none"))
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -131,20 +141,29 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     };
     let caller = caller.or(person).or_else(|| device.clone());
 
+    // Browsers send cookies (and make anonymous sign-in posts) for any website's page; API keys they
+    // never add on their own, so a request with a key needs no check.
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method {
-        let csrf = caller.as_ref().and_then(|c| match &c.via {
-            Via::Session { csrf_token, .. } | Via::Device { csrf_token, .. } => Some(csrf_token.as_str()),
-            Via::ApiKey { .. } => None,
-        });
-        if let Some(token) = csrf {
-            if !same_site(headers, token) {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    "This request came from another website, so it was refused. Open Printfarm and try again there.",
-                );
-            }
-        }
+    let websocket = headers.get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let csrf = caller.as_ref().map(|c| match &c.via {
+        Via::Session { csrf_token, .. } | Via::Device { csrf_token, .. } => Some(csrf_token.as_str()),
+        Via::ApiKey { .. } => None,
+    });
+    let refused = match csrf {
+        // With cookies: a write from our pages, or one carrying the session's CSRF token.
+        Some(Some(token)) if unsafe_method => !same_site(headers, token),
+        // A WebSocket reads what the cookie may read: browsers always say where it was opened from.
+        Some(Some(_)) if websocket => browser_says_ours(headers) == Some(false),
+        // Nobody signed in: a sign-in (or first-run) form on another site must not sign the visitor in
+        // to an account of the attacker's choosing (login CSRF).
+        None if unsafe_method => browser_says_ours(headers) == Some(false),
+        _ => false,
+    };
+    if refused {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This request came from another website, so it was refused. Open Printfarm and try again there.",
+        );
     }
 
     if caller.is_none() && !public_path(&path) && !policed_path(&path) {
@@ -259,6 +278,17 @@ mod tests {
         assert!(same_site(&headers(&[(CSRF_HEADER, "tok")]), token));
         assert!(!same_site(&headers(&[(CSRF_HEADER, "tok2")]), token));
         assert!(!same_site(&HeaderMap::new(), token));
+    }
+
+    #[test]
+    fn browsers_say_where_a_request_comes_from() {
+        let ours = browser_says_ours;
+        assert_eq!(ours(&headers(&[("host", "farm.local"), ("origin", "http://farm.local")])), Some(true));
+        assert_eq!(ours(&headers(&[("host", "farm.local"), ("origin", "http://evil.example")])), Some(false));
+        assert_eq!(ours(&headers(&[("host", "farm.local"), ("origin", "null")])), Some(false));
+        assert_eq!(ours(&headers(&[("sec-fetch-site", "same-site")])), Some(false), "a neighbour is not us");
+        assert_eq!(ours(&headers(&[("sec-fetch-site", "none")])), Some(true), "typed in the address bar");
+        assert_eq!(ours(&headers(&[("host", "farm.local")])), None, "not a browser");
     }
 
     #[test]

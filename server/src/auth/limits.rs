@@ -1,48 +1,123 @@
-//! Limits on guessing: failed sign-ins are counted per client address (and quick sign-ins per
-//! account too), in memory, in a sliding window. A restart forgets them, which is fine: a restart
+//! Limits on guessing, in memory, in a sliding window. A restart forgets them, which is fine: a restart
 //! takes longer than the window lets anyone guess.
+//!
+//! **Invariant:** an attempt is counted *before* its secret is checked, under one lock, against every
+//! bucket it belongs to at once ([`SignInLimits::begin`]). So a limit of ten holds however many
+//! attempts arrive together: the eleventh is refused before anything is checked. A right secret takes
+//! back only its own attempt ([`SignInLimits::right`]); it never clears failures against another
+//! account or from anyone else.
+//!
+//! Buckets are chosen by [`crate::auth::Auth`]: per account and address for passwords (so one person's
+//! wrong guesses lock only the account they guess at, not everyone behind a school's shared address),
+//! per account for PINs, and per address across accounts (against guessing one password for many
+//! accounts), from which people who signed in from that address before are exempt.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failures per key within `window`; `max` failures lock the key until the oldest expires.
-pub struct FailureLimiter {
-    max: usize,
-    window: Duration,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+/// How long someone who signed in from an address stays known there.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Above this many keys, forget whatever has nothing recent (a flood from many addresses or names).
+const MAX_KEYS: usize = 10_000;
+
+/// A bucket an attempt counts against.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub key: String,
+    /// Failures it holds within the window; the next attempt waits.
+    pub max: usize,
+    /// `false`: the attempt is counted here but not refused by it (a person known at this address is
+    /// not locked out by someone else's guessing there).
+    pub enforced: bool,
+    /// A right secret empties the bucket (the failures were the same person's typos from the same place).
+    pub cleared_by_success: bool,
 }
 
-impl FailureLimiter {
-    pub fn new(max: usize, window: Duration) -> Self {
-        Self { max, window, failures: Mutex::new(HashMap::new()) }
+/// An attempt counted in its buckets; [`SignInLimits::right`] takes it back.
+#[must_use = "an attempt stays counted as a failure unless it is taken back"]
+#[derive(Debug)]
+pub struct Attempt {
+    buckets: Vec<Bucket>,
+    at: Instant,
+}
+
+pub struct SignInLimits {
+    window: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Attempts not known to be right, per bucket key, oldest first.
+    failures: HashMap<String, Vec<Instant>>,
+    /// People (`name@address`) who signed in from an address, and when last.
+    known: HashMap<String, Instant>,
+}
+
+impl SignInLimits {
+    pub fn new(window: Duration) -> Self {
+        Self { window, state: Mutex::new(State::default()) }
     }
 
-    /// `Some(wait)` when `key` has used up its tries: how long until the next one.
-    pub fn locked(&self, key: &str) -> Option<Duration> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one attempt in every bucket, before the secret is checked. `Err(wait)` when an enforced
+    /// bucket is full: then nothing is counted, and `wait` is how long until the next try.
+    pub fn begin(&self, buckets: Vec<Bucket>) -> Result<Attempt, Duration> {
         let now = Instant::now();
-        let mut all = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let list = all.get_mut(key)?;
-        list.retain(|t| now.duration_since(*t) < self.window);
-        if list.len() < self.max {
-            return None;
+        let mut state = self.state();
+        if state.failures.len() > MAX_KEYS {
+            let window = self.window;
+            state.failures.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < window));
         }
-        list.first().map(|oldest| self.window.saturating_sub(now.duration_since(*oldest)))
+        let mut wait = None;
+        for b in &buckets {
+            let Some(list) = state.failures.get_mut(&b.key) else { continue };
+            list.retain(|t| now.duration_since(*t) < self.window);
+            if b.enforced && list.len() >= b.max {
+                let until = list.first().map(|oldest| self.window.saturating_sub(now.duration_since(*oldest)));
+                wait = wait.max(until);
+            }
+        }
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for b in &buckets {
+            state.failures.entry(b.key.clone()).or_default().push(now);
+        }
+        Ok(Attempt { buckets, at: now })
     }
 
-    pub fn fail(&self, key: &str) {
+    /// The secret was right: the attempt was no failure, and buckets cleared by success are emptied.
+    pub fn right(&self, attempt: Attempt) {
+        let mut state = self.state();
+        for b in &attempt.buckets {
+            if b.cleared_by_success {
+                state.failures.remove(&b.key);
+            } else if let Some(list) = state.failures.get_mut(&b.key) {
+                if let Some(i) = list.iter().position(|t| *t == attempt.at) {
+                    list.remove(i);
+                }
+            }
+        }
+    }
+
+    /// Whether `person` (`name@address`) signed in from that address within the last 30 days.
+    pub fn knows(&self, person: &str) -> bool {
+        self.state().known.get(person).is_some_and(|t| t.elapsed() < KNOWN_FOR)
+    }
+
+    /// Remembers that `person` signed in from their address.
+    pub fn remember(&self, person: &str) {
         let now = Instant::now();
-        let mut all = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded memory under a flood from many addresses: forget whoever has nothing recent.
-        if all.len() > 10_000 {
-            all.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < self.window));
+        let mut state = self.state();
+        if state.known.len() > MAX_KEYS {
+            state.known.retain(|_, t| now.duration_since(*t) < KNOWN_FOR);
         }
-        all.entry(key.to_string()).or_default().push(now);
-    }
-
-    /// A success clears the key's failures.
-    pub fn succeed(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        state.known.insert(person.to_string(), now);
     }
 }
 
@@ -61,27 +136,61 @@ pub fn wait_words(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    fn bucket(key: &str, max: usize) -> Bucket {
+        Bucket { key: key.into(), max, enforced: true, cleared_by_success: false }
+    }
+
     #[test]
-    fn a_key_locks_after_max_failures_and_unlocks_on_success() {
-        let l = FailureLimiter::new(3, Duration::from_secs(60));
-        for _ in 0..2 {
-            l.fail("10.0.0.9");
-        }
-        assert!(l.locked("10.0.0.9").is_none());
-        l.fail("10.0.0.9");
-        let wait = l.locked("10.0.0.9").expect("locked after 3");
+    fn attempts_count_before_the_check_and_lock_at_max() {
+        let l = SignInLimits::new(Duration::from_secs(60));
+        let held: Vec<Attempt> = (0..3).map(|_| l.begin(vec![bucket("10.0.0.9", 3)]).unwrap()).collect();
+        // Three attempts in flight, none checked yet: the fourth already waits.
+        let wait = l.begin(vec![bucket("10.0.0.9", 3)]).expect_err("locked after 3");
         assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50));
-        assert!(l.locked("10.0.0.10").is_none(), "others are not affected");
-        l.succeed("10.0.0.9");
-        assert!(l.locked("10.0.0.9").is_none());
+        assert!(l.begin(vec![bucket("10.0.0.10", 3)]).is_ok(), "others are not affected");
+        // One was right: only that one is taken back.
+        let mut held = held.into_iter();
+        l.right(held.next().unwrap());
+        assert!(l.begin(vec![bucket("10.0.0.9", 3)]).is_ok());
+        assert!(l.begin(vec![bucket("10.0.0.9", 3)]).is_err());
+    }
+
+    #[test]
+    fn a_success_clears_only_its_own_buckets() {
+        let l = SignInLimits::new(Duration::from_secs(60));
+        let account = |name: &str| Bucket { cleared_by_success: true, ..bucket(&format!("pw:{name}"), 2) };
+        let _ = l.begin(vec![account("vic")]).unwrap();
+        let _ = l.begin(vec![account("vic")]).unwrap();
+        l.right(l.begin(vec![account("mal")]).unwrap());
+        assert!(l.begin(vec![account("vic")]).is_err(), "mallory's success does not clear vic's failures");
+    }
+
+    #[test]
+    fn a_full_bucket_refuses_without_counting_in_the_others() {
+        let l = SignInLimits::new(Duration::from_secs(60));
+        let _ = l.begin(vec![bucket("a", 1)]).unwrap();
+        assert!(l.begin(vec![bucket("b", 1), bucket("a", 1)]).is_err());
+        assert!(l.begin(vec![bucket("b", 1)]).is_ok(), "the refused attempt was not counted in b");
+    }
+
+    #[test]
+    fn unenforced_buckets_count_but_do_not_refuse() {
+        let l = SignInLimits::new(Duration::from_secs(60));
+        let _ = l.begin(vec![bucket("addr", 1)]).unwrap();
+        let known = Bucket { enforced: false, ..bucket("addr", 1) };
+        assert!(l.begin(vec![known]).is_ok());
+        assert!(l.begin(vec![bucket("addr", 1)]).is_err());
+        assert!(!l.knows("ann@addr"));
+        l.remember("ann@addr");
+        assert!(l.knows("ann@addr"));
     }
 
     #[test]
     fn failures_expire_with_the_window() {
-        let l = FailureLimiter::new(1, Duration::from_millis(1));
-        l.fail("a");
+        let l = SignInLimits::new(Duration::from_millis(1));
+        let _ = l.begin(vec![bucket("a", 1)]).unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(l.locked("a").is_none());
+        assert!(l.begin(vec![bucket("a", 1)]).is_ok());
     }
 
     #[test]

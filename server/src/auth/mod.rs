@@ -5,7 +5,7 @@
 //!   device cookie), refuses cross-site writes (CSRF), sends anonymous visitors to sign in, and
 //!   checks each `/api/v1` route's role from [`policy`].
 //! - [`routes`]: `/api/v1/auth/*`, `/api/v1/users`, `/api/v1/api-keys`.
-//! - [`limits`]: failed sign-ins per address and per account.
+//! - [`limits`]: guessing limits; every attempt is counted before its secret is checked.
 //!
 //! **Invariant:** every route is denied unless the policy names it; the app's server functions call
 //! `app::auth::require` first. Hidden buttons are a convenience, never the protection.
@@ -24,7 +24,7 @@ use app::auth::{SignedIn, Viewer};
 
 use crate::db::{Db, DbError, NewSession, NewUser, Role, UserRecord};
 use credentials::{digest, random_token, CredentialError};
-use limits::{wait_words, FailureLimiter};
+use limits::{wait_words, Attempt, Bucket, SignInLimits};
 
 /// The browser session cookie (a person).
 pub const SESSION_COOKIE: &str = "printfarm_session";
@@ -36,6 +36,15 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 const DEVICE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 /// A session unused this long ends.
 const SESSION_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The window the guessing limits count in.
+const GUESS_WINDOW: Duration = Duration::from_secs(300);
+/// Wrong passwords per account and address per window: a person's own typos from their own place.
+const PASSWORD_TRIES: usize = 10;
+/// Wrong PINs per account per window, from every kiosk together: a PIN is short.
+const PIN_TRIES: usize = 5;
+/// Wrong secrets per address per window across all accounts (guessing one password for many), for
+/// people not known at that address: someone guessing cannot lock out a whole school behind its NAT.
+const ADDRESS_TRIES: usize = 30;
 
 /// Who is making a request.
 #[derive(Debug, Clone)]
@@ -162,8 +171,7 @@ struct Inner {
     db: Db,
     /// False until the first account exists; then the first-run page closes for good.
     has_users: AtomicBool,
-    by_address: FailureLimiter,
-    by_account: FailureLimiter,
+    limits: SignInLimits,
 }
 
 impl Auth {
@@ -174,9 +182,7 @@ impl Auth {
             inner: Arc::new(Inner {
                 db,
                 has_users: AtomicBool::new(has_users),
-                // Ten wrong passwords per address per 5 minutes; five wrong PINs per account per 5 minutes.
-                by_address: FailureLimiter::new(10, Duration::from_secs(300)),
-                by_account: FailureLimiter::new(5, Duration::from_secs(300)),
+                limits: SignInLimits::new(GUESS_WINDOW),
             }),
         })
     }
@@ -208,25 +214,39 @@ impl Auth {
         self.inner.has_users.store(true, Ordering::Relaxed);
     }
 
+    /// Counts an attempt before its secret is checked (see [`limits`]); refuses when a limit is used up.
+    fn begin_attempt(&self, buckets: Vec<Bucket>) -> Result<Attempt, AuthError> {
+        self.inner.limits.begin(buckets).map_err(|wait| AuthError::TooManyTries(wait_words(wait)))
+    }
+
+    /// The address's bucket across accounts (`kind` keeps passwords and kiosk PINs apart), not enforced
+    /// for someone who signed in from this address before.
+    fn address_bucket(&self, person: &Person, kind: &str) -> Bucket {
+        Bucket {
+            key: format!("{kind}:{}", person.address),
+            max: ADDRESS_TRIES,
+            enforced: !self.inner.limits.knows(&person.key),
+            cleared_by_success: false,
+        }
+    }
+
     /// Signs in with a password. Kiosk accounts get a device cookie, everyone else a session cookie.
     pub async fn sign_in(&self, username: &str, password: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
-        let address = client.ip.clone().unwrap_or_default();
-        if let Some(wait) = self.inner.by_address.locked(&address) {
-            return Err(AuthError::TooManyTries(wait_words(wait)));
-        }
+        let person = Person::new(username, client);
+        let attempt = self.begin_attempt(vec![person.password_bucket(), self.address_bucket(&person, "address")])?;
         let user = self.db().users().by_username(username.trim()).await?;
         let ok =
             credentials::verify_blocking(password.to_string(), user.as_ref().and_then(|u| u.password_hash.clone()))
                 .await;
         let Some(user) = user.filter(|_| ok) else {
-            self.inner.by_address.fail(&address);
             self.audit(None, "sign in failed", client, serde_json::json!({ "username": username.trim() })).await;
             return Err(AuthError::WrongPassword);
         };
+        self.inner.limits.right(attempt);
         if user.disabled {
             return Err(AuthError::Disabled);
         }
-        self.inner.by_address.succeed(&address);
+        self.inner.limits.remember(&person.key);
         let kind = if user.role == Role::Kiosk { SessionKind::Device } else { SessionKind::Person };
         let signed = self.start_session(&user, kind, client).await?;
         self.audit(Some(user.id), "sign in", client, serde_json::json!({ "how": "password" })).await;
@@ -242,25 +262,28 @@ impl Auth {
         idle_s: i64,
         client: &ClientInfo,
     ) -> Result<SignedIn, AuthError> {
-        // Only a signed-in kiosk device may take PINs: short secrets must not be guessable from anywhere.
-        if device.is_none_or(|d| d.role != Role::Kiosk) {
+        // Only a kiosk device may take PINs: its own account's session on the touchscreen (the device
+        // cookie), never an API key, whatever its role: short secrets must not be guessable from anywhere.
+        if device.is_none_or(|d| d.role != Role::Kiosk || !matches!(d.via, Via::Device { .. })) {
             return Err(AuthError::NotAKiosk);
         }
-        let address = client.ip.clone().unwrap_or_default();
-        let account_key = format!("pin:{}", username.trim().to_lowercase());
-        for key in [&address, &account_key] {
-            let limiter = if key == &address { &self.inner.by_address } else { &self.inner.by_account };
-            if let Some(wait) = limiter.locked(key) {
-                return Err(AuthError::TooManyTries(wait_words(wait)));
-            }
+        let person = Person::new(username, client);
+        let badge = username.trim().is_empty();
+        let mut buckets = vec![self.address_bucket(&person, "kiosk")];
+        if !badge {
+            buckets.push(Bucket {
+                key: format!("pin:{}", person.name),
+                max: PIN_TRIES,
+                enforced: true,
+                // A kiosk is shared: someone else's right PIN must not give back a guesser's tries.
+                cleared_by_success: false,
+            });
         }
-        let user = if username.trim().is_empty() {
+        let attempt = self.begin_attempt(buckets)?;
+        let user = if badge {
             match self.db().accounts().by_badge(&digest(secret.trim())).await? {
                 Some(u) => u,
-                None => {
-                    self.inner.by_address.fail(&address);
-                    return Err(AuthError::UnknownBadge);
-                }
+                None => return Err(AuthError::UnknownBadge),
             }
         } else {
             let found = self.db().accounts().pin_hash(username.trim()).await?;
@@ -269,8 +292,6 @@ impl Auth {
             match found.filter(|_| ok) {
                 Some((u, _)) => u,
                 None => {
-                    self.inner.by_address.fail(&address);
-                    self.inner.by_account.fail(&account_key);
                     self.audit(
                         None,
                         "sign in failed",
@@ -282,6 +303,7 @@ impl Auth {
                 }
             }
         };
+        self.inner.limits.right(attempt);
         if user.disabled {
             return Err(AuthError::Disabled);
         }
@@ -291,7 +313,9 @@ impl Auth {
                 "Quick sign-in is for makers and teachers. Managers sign in with a password.".into(),
             ));
         }
-        self.inner.by_account.succeed(&account_key);
+        if !badge {
+            self.inner.limits.remember(&person.key);
+        }
         let signed = self.start_session(&user, SessionKind::Quick { idle_s }, client).await?;
         let how = if username.trim().is_empty() { "badge" } else { "pin" };
         self.audit(Some(user.id), "sign in", client, serde_json::json!({ "how": how, "kiosk": true })).await;
@@ -472,8 +496,10 @@ impl Auth {
         }))
     }
 
-    /// Changes the caller's own password after checking the current one (wrong tries count against the
-    /// address like sign-in's). Every other session of theirs ends; the one in use stays signed in.
+    /// Changes the caller's own password after checking the current one (wrong tries count like
+    /// sign-in's, against this account from this address). Every other session of theirs ends, the one
+    /// in use stays signed in, and every API key of theirs is revoked but the one in use (see README,
+    /// "Accounts": a changed password is often a leaked one, and a key made with it must not outlive it).
     pub async fn change_password(
         &self,
         caller: &Caller,
@@ -481,25 +507,23 @@ impl Auth {
         new: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let keep = match caller.via {
+        let (keep_session, keep_key) = match caller.via {
             Via::Session { quick: true, .. } | Via::Device { .. } => {
                 return Err(AuthError::Invalid(
                     "Change your password where you sign in with it, not at a kiosk.".into(),
                 ))
             }
-            Via::Session { id, .. } => Some(id),
-            Via::ApiKey { .. } => None,
+            Via::Session { id, .. } => (Some(id), None),
+            Via::ApiKey { id } => (None, Some(id)),
         };
-        let address = client.ip.clone().unwrap_or_default();
-        if let Some(wait) = self.inner.by_address.locked(&address) {
-            return Err(AuthError::TooManyTries(wait_words(wait)));
-        }
+        // The same bucket as signing in to this account from here: a stolen session cannot guess more.
+        let attempt = self.begin_attempt(vec![Person::new(&caller.username, client).password_bucket()])?;
         let user = self.db().accounts().by_id(caller.user_id).await?;
         if !credentials::verify_blocking(current.to_string(), user.password_hash.clone()).await {
-            self.inner.by_address.fail(&address);
             self.audit(Some(user.id), "password change refused", client, serde_json::json!({})).await;
             return Err(AuthError::Invalid("Your current password is not right.".into()));
         }
+        self.inner.limits.right(attempt);
         credentials::check_password(new)?;
         if new == current {
             return Err(AuthError::Invalid("The new password is the same as the old one.".into()));
@@ -507,8 +531,15 @@ impl Auth {
         let hash = credentials::hash_blocking(new.to_string()).await?;
         let accounts = self.db().accounts();
         accounts.set_password_hash(user.id, &hash).await?;
-        let ended = accounts.end_sessions_except(user.id, keep).await?;
-        self.audit(Some(user.id), "password changed", client, serde_json::json!({ "sessions_ended": ended })).await;
+        let ended = accounts.end_sessions_except(user.id, keep_session).await?;
+        let revoked = accounts.revoke_keys_except(user.id, keep_key).await?;
+        self.audit(
+            Some(user.id),
+            "password changed",
+            client,
+            serde_json::json!({ "sessions_ended": ended, "keys_revoked": revoked }),
+        )
+        .await;
         Ok(())
     }
 
@@ -523,6 +554,14 @@ impl Auth {
         if role > user.role {
             return Err(AuthError::Invalid(format!("A key cannot do more than its owner: at most {}.", user.role)));
         }
+        // The kiosk role is the touchscreen's own; a person's key with it would pass for a kiosk.
+        if role == Role::Kiosk && user.role != Role::Kiosk {
+            return Err(AuthError::Invalid(
+                "Only a kiosk's own account has keys with the kiosk role, and only an admin makes them. \
+                 Choose the maker role, or leave the role out."
+                    .into(),
+            ));
+        }
         let name = match name.trim() {
             "" => "API key",
             n if n.chars().count() > 80 => {
@@ -533,6 +572,18 @@ impl Auth {
         let (key, hash, prefix) = credentials::new_api_key();
         let id = self.db().accounts().create_key(user.id, name, &prefix, &hash, role).await?;
         Ok((id, key))
+    }
+
+    /// Revokes every API key of the caller ("revoke all my keys"), but the key making the call (as a
+    /// password change does: a script that cleans up after itself keeps working); how many.
+    pub async fn revoke_all_keys(&self, caller: &Caller, client: &ClientInfo) -> Result<u64, AuthError> {
+        let keep = match caller.via {
+            Via::ApiKey { id } => Some(id),
+            Via::Session { .. } | Via::Device { .. } => None,
+        };
+        let revoked = self.db().accounts().revoke_keys_except(caller.user_id, keep).await?;
+        self.audit(Some(caller.user_id), "API keys revoked", client, serde_json::json!({ "revoked": revoked })).await;
+        Ok(revoked)
     }
 
     /// Records something a person did to their own account.
@@ -560,6 +611,27 @@ impl Auth {
         if let Err(e) = self.db().audit().record(&entry).await {
             tracing::warn!("audit log: {e}");
         }
+    }
+}
+
+/// Whoever is trying a secret: the name they typed (whether or not it exists) and where from.
+struct Person {
+    name: String,
+    address: String,
+    /// `name@address`.
+    key: String,
+}
+
+impl Person {
+    fn new(username: &str, client: &ClientInfo) -> Self {
+        let name = username.trim().to_lowercase();
+        let address = client.ip.clone().unwrap_or_default();
+        Self { key: format!("{name}@{address}"), name, address }
+    }
+
+    /// Wrong passwords for this account from this address; a right one clears them (they were typos).
+    fn password_bucket(&self) -> Bucket {
+        Bucket { key: format!("password:{}", self.key), max: PASSWORD_TRIES, enforced: true, cleared_by_success: true }
     }
 }
 

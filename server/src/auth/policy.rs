@@ -25,6 +25,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/login", Public),
     ("POST", "/api/v1/auth/logout", Public),
     ("POST", "/api/v1/auth/setup", Public),
+    // Only a kiosk device's own session takes PINs; the handler refuses everyone else (API keys too).
     ("POST", "/api/v1/auth/pin", AtLeast(Kiosk)),
     ("GET", "/api/v1/auth/me", AtLeast(Kiosk)),
     ("PUT", "/api/v1/auth/password", AtLeast(Maker)),
@@ -35,6 +36,8 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     // Own keys for anyone with a real account; an admin sees and revokes everyone's.
     ("GET", "/api/v1/api-keys", AtLeast(Maker)),
     ("POST", "/api/v1/api-keys", AtLeast(Maker)),
+    // Revoke all of one's own keys at once.
+    ("DELETE", "/api/v1/api-keys", AtLeast(Maker)),
     ("DELETE", "/api/v1/api-keys/{id}", AtLeast(Maker)),
     // OctoPrint-compatible upload (slicers): it queues a job, so the same role as POST /api/v1/jobs.
     ("GET", "/api/version", AtLeast(Maker)),

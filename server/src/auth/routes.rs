@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/password", put(change_password))
         .route("/api/v1/users", get(list_users).post(add_user))
         .route("/api/v1/users/{id}", patch(change_user).delete(delete_user))
-        .route("/api/v1/api-keys", get(list_keys).post(add_key))
+        .route("/api/v1/api-keys", get(list_keys).post(add_key).delete(revoke_my_keys))
         .route("/api/v1/api-keys/{id}", delete(revoke_key))
 }
 
@@ -34,21 +34,30 @@ fn bad(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
 }
 
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl AuthError {
+    /// The HTTP status of this refusal (the REST routes and the sign-in page's server functions alike).
+    pub fn status(&self) -> StatusCode {
+        match self {
             AuthError::WrongPassword | AuthError::WrongPin | AuthError::UnknownBadge => StatusCode::UNAUTHORIZED,
             AuthError::Disabled | AuthError::NotAKiosk => StatusCode::FORBIDDEN,
             AuthError::TooManyTries(_) => StatusCode::TOO_MANY_REQUESTS,
             AuthError::AlreadySetUp => StatusCode::CONFLICT,
             AuthError::Invalid(_) | AuthError::Credential(_) => StatusCode::BAD_REQUEST,
             AuthError::Db(DbError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            AuthError::Db(e) => {
+            AuthError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        if let AuthError::Db(e) = &self {
+            if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
                 tracing::error!("accounts: {e}");
                 return bad(StatusCode::INTERNAL_SERVER_ERROR, "The database failed; try again.");
             }
-        };
-        bad(status, self)
+        }
+        bad(self.status(), self)
     }
 }
 
@@ -140,14 +149,14 @@ async fn pin(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     device: Option<Extension<DeviceCaller>>,
-    caller: Option<Extension<Caller>>,
     body: Body<Pin>,
 ) -> Response {
     let b = match json_body(body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let device = device.map(|d| d.0 .0).or_else(|| caller.map(|c| c.0).filter(|c| c.role == Role::Kiosk));
+    // Only the device cookie makes a kiosk; an API key with the kiosk role is still just a key.
+    let device = device.map(|d| d.0 .0);
     let (name, secret) = if b.badge.is_empty() { (b.username, b.pin) } else { (String::new(), b.badge) };
     let idle = kiosk_idle(&state).await;
     match state.auth.quick_sign_in(device.as_ref(), &name, &secret, idle, &client).await {
@@ -300,6 +309,10 @@ async fn change_user(
         // New secrets or fewer rights: the person signs in again everywhere.
         if b.password.is_some() || b.disabled == Some(true) || new_role.is_some_and(|r| r < user.role) {
             accounts.end_sessions_of(id).await?;
+        }
+        // A new password (as when the person changes it): keys made with the old one end too.
+        if b.password.is_some() {
+            accounts.revoke_keys_except(id, None).await?;
         }
         Ok(())
     }
@@ -470,4 +483,16 @@ async fn revoke_key(
     }
     audit_user(&state, &caller, &client, "API key revoked", info.user_id, json!({ "key": id })).await;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /api/v1/api-keys`: revokes every key of the caller but the one making the call, if any.
+async fn revoke_my_keys(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match state.auth.revoke_all_keys(&caller, &client).await {
+        Ok(revoked) => Json(json!({ "revoked": revoked })).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

@@ -6,6 +6,13 @@ use sqlx::{FromRow, SqlitePool};
 use super::users::UserRow;
 use super::{parse_column, DbError, Role, UserRecord};
 
+/// A teacher's classes: the groups they are in, and everyone in them (the teacher too).
+#[derive(Debug, Clone, Default)]
+pub struct Classes {
+    pub groups: Vec<i64>,
+    pub members: Vec<i64>,
+}
+
 /// A live session and the user behind it, as read for each request.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
@@ -253,6 +260,19 @@ impl<'a> AccountRepo<'a> {
         Ok(())
     }
 
+    /// Revokes every live key of `user_id` but `keep`; how many.
+    pub async fn revoke_keys_except(&self, user_id: i64, keep: Option<i64>) -> Result<u64, DbError> {
+        Ok(sqlx::query(
+            "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE user_id = ? AND id IS NOT ? AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(self.pool)
+        .await?
+        .rows_affected())
+    }
+
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), DbError> {
         self.set_user_column(user_id, "password_hash", Some(hash)).await
     }
@@ -370,6 +390,23 @@ impl<'a> AccountRepo<'a> {
             .bind(user_id)
             .fetch_all(self.pool)
             .await?)
+    }
+
+    /// Everyone `teacher` teaches ([`AccountRepo::teaches`] for all at once): the groups they are in and
+    /// those groups' members, or `None` when they are in no group (then they look after everyone).
+    pub async fn classes_of(&self, teacher: i64) -> Result<Option<Classes>, DbError> {
+        let groups = self.groups_of(teacher).await?;
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        let members: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT m.user_id FROM user_group_members t
+             JOIN user_group_members m ON m.group_id = t.group_id WHERE t.user_id = ?",
+        )
+        .bind(teacher)
+        .fetch_all(self.pool)
+        .await?;
+        Ok(Some(Classes { groups, members }))
     }
 
     /// Whether `teacher` teaches `user`: they share a group (class), or the teacher is in no group at all

@@ -214,6 +214,28 @@ impl<'a> FarmRepo<'a> {
         .await?)
     }
 
+    /// The newest notifications for any of `users` (not the farm's own, which are the managers').
+    pub async fn notifications_of(&self, users: &[i64], limit: i64) -> Result<Vec<Notification>, DbError> {
+        let users = serde_json::to_string(users).unwrap_or_else(|_| "[]".into());
+        Ok(sqlx::query_as(
+            "SELECT id, at, kind, severity, message, job_id, printer_id, user_id, read_at FROM notifications
+             WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(users)
+        .bind(limit)
+        .fetch_all(self.pool)
+        .await?)
+    }
+
+    /// Whom a notification is for (`None`: the farm's managers).
+    pub async fn notification_user(&self, id: i64) -> Result<Option<i64>, DbError> {
+        sqlx::query_scalar("SELECT user_id FROM notifications WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool)
+            .await?
+            .ok_or(DbError::NotFound { kind: "notification", id })
+    }
+
     pub async fn mark_read(&self, id: i64) -> Result<(), DbError> {
         sqlx::query(
             "UPDATE notifications SET read_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND read_at IS NULL",

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use accounts::{AccountRepo, ApiKeyInfo, ApiKeyMatch, NewSession, SessionRecord};
+pub use accounts::{AccountRepo, ApiKeyInfo, ApiKeyMatch, Classes, NewSession, SessionRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditRepo};
 pub use farm::{FarmRepo, FarmWindow, MaintenanceTask, NewNotification, Notification, PrinterStats, UsageStats};
 pub use generations::{GenerationRecord, GenerationRepo, GenerationResult, GenerationState, NewGeneration};

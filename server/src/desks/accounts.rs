@@ -8,7 +8,7 @@ use std::sync::Arc;
 use app::auth::{AccountDesk, SharedAccountDesk, SignedIn};
 use leptos::prelude::provide_context;
 
-use crate::auth::{Caller, ClientInfo};
+use crate::auth::{AuthError, Caller, ClientInfo};
 use crate::http::AppState;
 
 struct Desk {
@@ -29,22 +29,32 @@ fn request() -> (ClientInfo, Option<Caller>, Option<Caller>) {
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Turns a refusal into its sentence, answering with the REST route's status (401, 403, 429…), not 500.
+/// Call it before the future starts: the response is reached through Leptos' context.
+fn refusal() -> impl Fn(AuthError) -> String + Send {
+    let response = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
+    move |e| {
+        if let Some(r) = &response {
+            r.set_status(e.status());
+        }
+        e.to_string()
+    }
+}
+
 impl AccountDesk for Desk {
     fn sign_in(&self, username: String, password: String) -> Answer<'_, Result<SignedIn, String>> {
         let (client, _, _) = request();
-        Box::pin(async move { self.state.auth.sign_in(&username, &password, &client).await.map_err(|e| e.to_string()) })
+        let refused = refusal();
+        Box::pin(async move { self.state.auth.sign_in(&username, &password, &client).await.map_err(refused) })
     }
 
     fn quick_sign_in(&self, username: String, secret: String) -> Answer<'_, Result<SignedIn, String>> {
-        let (client, caller, device) = request();
-        let device = device.or(caller.filter(|c| c.role == crate::db::Role::Kiosk));
+        // Only the device cookie makes a kiosk; an API key with the kiosk role is still just a key.
+        let (client, _, device) = request();
+        let refused = refusal();
         Box::pin(async move {
             let idle = crate::auth::routes::kiosk_idle(&self.state).await;
-            self.state
-                .auth
-                .quick_sign_in(device.as_ref(), &username, &secret, idle, &client)
-                .await
-                .map_err(|e| e.to_string())
+            self.state.auth.quick_sign_in(device.as_ref(), &username, &secret, idle, &client).await.map_err(refused)
         })
     }
 
@@ -59,8 +69,9 @@ impl AccountDesk for Desk {
 
     fn set_up(&self, username: String, display_name: String, password: String) -> Answer<'_, Result<SignedIn, String>> {
         let (client, _, _) = request();
-        Box::pin(async move {
-            self.state.auth.set_up(&username, &display_name, &password, &client).await.map_err(|e| e.to_string())
-        })
+        let refused = refusal();
+        Box::pin(
+            async move { self.state.auth.set_up(&username, &display_name, &password, &client).await.map_err(refused) },
+        )
     }
 }

@@ -26,6 +26,10 @@ fn estimate_permits() -> &'static Semaphore {
     PERMITS.get_or_init(|| Semaphore::new(1))
 }
 
+/// Someone else's model: saved edits would become a version of it.
+const NOT_YOURS: &str =
+    "This model belongs to someone else, so you cannot save changes to it. Sign in as yourself, or ask its owner.";
+
 struct Desk {
     state: AppState,
 }
@@ -48,7 +52,7 @@ fn db_words(e: DbError) -> String {
 
 fn job_words(e: JobError) -> String {
     match e {
-        JobError::Invalid(m) | JobError::Conflict(m) | JobError::Quota(m) => m,
+        JobError::Invalid(m) | JobError::Conflict(m) | JobError::Quota(m) | JobError::Forbidden(m) => m,
         JobError::Db(e) => db_words(e),
     }
 }
@@ -160,6 +164,21 @@ fn default_printer() -> PrinterRecord {
     }
 }
 
+impl Desk {
+    /// Whether `caller` may save a new version of a model owned by `owner`: the owner, a teacher of
+    /// theirs, or a manager. A kiosk's own account (nobody signed in on it) owns nothing of anyone's.
+    async fn may_change(&self, caller: Option<&crate::auth::Caller>, owner: Option<i64>) -> Result<bool, DbError> {
+        use crate::db::Role;
+        let Some(c) = caller else { return Ok(false) };
+        Ok(match (c.role, owner) {
+            (Role::Manager | Role::Admin, _) => true,
+            (_, Some(o)) if o == c.user_id => true,
+            (Role::Teacher, Some(o)) => self.state.db.accounts().teaches(c.user_id, o).await?,
+            _ => false,
+        })
+    }
+}
+
 impl EditorDesk for Desk {
     fn open(&self, version: i64) -> app::api::editor::BoxFuture<'_, OpenedModel> {
         Box::pin(async move {
@@ -169,8 +188,17 @@ impl EditorDesk for Desk {
     }
 
     fn save(&self, version: i64, file_3mf: Vec<u8>) -> app::api::editor::BoxFuture<'_, SavedVersion> {
-        let owner = crate::auth::current().map(|c| c.user_id);
+        let caller = crate::auth::current();
+        let owner = caller.as_ref().map(|c| c.user_id);
+        let response = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
         Box::pin(async move {
+            let parent = self.state.db.models().version(version).await.map_err(db_words)?;
+            if !self.may_change(caller.as_ref(), parent.owner_id).await.map_err(db_words)? {
+                if let Some(r) = response {
+                    r.set_status(axum::http::StatusCode::FORBIDDEN);
+                }
+                return Err(NOT_YOURS.to_string());
+            }
             let (id, number) =
                 crate::library::store_version(&self.state.db, self.state.farm.data_dir(), version, file_3mf, owner)
                     .await

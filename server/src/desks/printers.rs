@@ -270,9 +270,10 @@ impl Desk {
                         dispatch::command(farm, job.id, action, None, Some("from the printer page")).await.map_err(
                             |e| match e {
                                 JobError::Db(e) => db_error(e),
-                                JobError::Invalid(m) | JobError::Conflict(m) | JobError::Quota(m) => {
-                                    explain(StatusCode::CONFLICT, &m)
-                                }
+                                JobError::Invalid(m)
+                                | JobError::Conflict(m)
+                                | JobError::Quota(m)
+                                | JobError::Forbidden(m) => explain(StatusCode::CONFLICT, &m),
                             },
                         )?;
                     }

@@ -277,7 +277,7 @@ impl Desk {
                 Err(format!("The printer did not do it: {m}. Check the printer, then try again."))
             }
             Err(JobError::Conflict(_)) => Err(text::CHANGED.into()),
-            Err(JobError::Invalid(m)) | Err(JobError::Quota(m)) => Err(m),
+            Err(JobError::Invalid(m)) | Err(JobError::Quota(m)) | Err(JobError::Forbidden(m)) => Err(m),
         }
     }
 
@@ -335,15 +335,16 @@ impl Desk {
             quality: Some(job.quality.clone()),
             copies: Some(1),
             printer_group: job.printer_group.clone(),
-            priority: Some(job.priority),
+            // Staff's fields carry over only when staff ask (see dispatch::submit).
+            priority: caller.may(crate::db::Role::Teacher).then_some(job.priority),
             deadline: None,
             nozzle_mm: job.nozzle_mm,
-            max_attempts: Some(job.max_attempts),
+            max_attempts: caller.may(crate::db::Role::Teacher).then_some(job.max_attempts),
         };
         match dispatch::submit(&self.state.farm, &submission, owner).await {
             Ok(jobs) => jobs.first().map(|j| j.id).ok_or_else(|| text::CHANGED.to_string()),
             Err(JobError::Invalid(m)) => Err(format!("This job can't be printed again: {m}.")),
-            Err(JobError::Conflict(m)) | Err(JobError::Quota(m)) => Err(m),
+            Err(JobError::Conflict(m)) | Err(JobError::Quota(m)) | Err(JobError::Forbidden(m)) => Err(m),
             Err(JobError::Db(e)) => Err(db_error(e)),
         }
     }

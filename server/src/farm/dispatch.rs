@@ -102,6 +102,9 @@ pub enum JobError {
     Quota(String),
     #[error("{0}")]
     Conflict(String),
+    /// The submitter's role may not ask for this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -156,6 +159,21 @@ async fn check_quotas(farm: &Farm, (user, role): (i64, Role), copies: i64) -> Re
     Ok(())
 }
 
+/// A job's priority and how often it is retried weigh against everyone else's jobs, so staff set them
+/// (a teacher marks a class's job urgent, the manager reorders with `PATCH /api/v1/jobs/{id}`): a
+/// maker's or kiosk's submission takes the defaults.
+fn check_manager_fields(s: &Submission, role: Role) -> Result<(), JobError> {
+    let asks = s.priority.is_some_and(|p| p != 0) || s.max_attempts.is_some_and(|m| m != 0);
+    if asks && role < Role::Teacher {
+        return Err(JobError::Forbidden(
+            "Only a teacher or the farm manager sets a job's priority and how many times it is tried. \
+             Send it without them."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Records a submission: one job per copy, then queued, or awaiting approval when the submitter's role
 /// needs a teacher's yes.
 pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> Result<Vec<JobRecord>, JobError> {
@@ -199,6 +217,7 @@ pub async fn submit(farm: &Farm, s: &Submission, owner: Option<(i64, Role)>) -> 
         return Err(JobError::Invalid("the nozzle must be between 0 and 5 mm".into()));
     }
     if let Some(owner) = owner {
+        check_manager_fields(s, owner.1)?;
         check_quotas(farm, owner, copies).await?;
     }
     let quality = s.quality.clone().unwrap_or_else(|| "standard".into());
