@@ -18,4 +18,5 @@ mod openapi;
 mod queue_forecast;
 mod restart;
 mod secrets;
+mod security_edge;
 mod slice_cli;
