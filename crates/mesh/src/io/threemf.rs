@@ -114,7 +114,7 @@ impl<'a> Archive<'a> {
                 limit: self.limit,
             });
         }
-        let mut counted = Counted { inner: file.take(declared + 1), read: 0, failed: None };
+        let mut counted = Counted { inner: file.take(declared + 1), declared, read: 0, failed: None };
         let parsed = parse(&mut counted);
         // The zip crate may itself stop at the declared size with an error; either way the header lied.
         if counted.read > declared || (counted.failed.is_some() && counted.read >= declared) {
@@ -163,16 +163,21 @@ impl<R: Read> Read for SpaceRuns<R> {
 }
 
 /// A reader that counts what passes through it and keeps its first error (the XML parser would only
-/// report it as a syntax error).
+/// report it as a syntax error). It asks for no more than the declared size until all of it has come,
+/// then for one byte more, so an entry that inflates past what it declared is told from a damaged one
+/// (the zip reader fails a read that would go past the declared size).
 struct Counted<R> {
     inner: R,
+    declared: u64,
     read: u64,
     failed: Option<std::io::Error>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.inner.read(buf) {
+        let left = self.declared.saturating_sub(self.read).max(1);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        match self.inner.read(&mut buf[..want]) {
             Ok(n) => {
                 self.read += n as u64;
                 Ok(n)
