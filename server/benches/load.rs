@@ -118,6 +118,8 @@ impl Server {
             // As the box runs: info, with an access-log line per request (JSON, as a log shipper takes it).
             .env("PRINTFARM_LOG", std::env::var("PRINTFARM_LOG").unwrap_or_else(|_| "info".into()))
             .env("PRINTFARM_LOG_FORMAT", "json")
+            // Every simulated browser comes from 127.0.0.1: a whole school from one address.
+            .env("PRINTFARM_CONNECTIONS_PER_ADDRESS", "100000")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -212,11 +212,23 @@ async fn upload_model(
     State(state): State<AppState>,
     who: Who,
     Query(q): Query<UploadQuery>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "the file is bigger than 256 MiB, the most a model may be".into(),
+        },
+        // The body stopped arriving (`connections`' pause limit) or the connection broke mid-file.
+        _ => ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: "the file stopped arriving before it was complete; send it again".into(),
+        },
+    })?;
     let owner = actor(&state, &who).await?.map(|a| a.0);
     let name = q.name.unwrap_or_else(|| "model".into());
-    let stored = library::store_model(&state.db, state.farm.data_dir(), &name, body.to_vec(), owner, "upload").await?;
+    let stored =
+        library::store_model(&state.db, state.farm.data_dir(), &name, Vec::from(body), owner, "upload").await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
@@ -605,8 +617,10 @@ async fn add_printer(
     // The API key is sealed in printer_secrets; `connection` keeps only what may be shown.
     let connection = if p.connection.is_null() { json!({}) } else { p.connection };
     let split = crate::secrets::split_connection(&connection)?;
+    state.farm.reach().check_printer(&p.driver, &split.public).await.map_err(|e| ApiError::bad(e.to_string()))?;
     let credentials: serde_json::Map<String, Value> = split.given.into_iter().filter(|(_, v)| !v.is_null()).collect();
     let vault = state.farm.vault();
+    let address = crate::secrets::credential_address(&split.public);
     let new = NewPrinter {
         name: p.name.trim().to_string(),
         driver: p.driver,
@@ -619,7 +633,7 @@ async fn add_printer(
     let id = state
         .db
         .printers()
-        .insert_with_secret(&new, |id| (!credentials.is_empty()).then(|| vault.seal(id, &credentials)))
+        .insert_with_secret(&new, |id| (!credentials.is_empty()).then(|| vault.seal(id, &address, &credentials)))
         .await?;
     if p.slicer_profile.is_some() || p.require_bed_clear.is_some() {
         let change = PrinterChange {
@@ -679,6 +693,7 @@ async fn discover(State(state): State<AppState>, Query(q): Query<DiscoverQuery>)
         if !(host.starts_with("http://") || host.starts_with("https://")) {
             return Err(ApiError::bad(format!("{host:?} is not an http:// or https:// address")));
         }
+        state.farm.reach().check_url(host).await.map_err(|e| ApiError::bad(e.to_string()))?;
         if let Some(found) = d::probe_http(host, std::time::Duration::from_secs(5)).await {
             network.push(found);
         }
@@ -734,14 +749,28 @@ async fn change_printer(
             });
         }
     }
-    // A key sent is sealed (null removes it); a connection sent without one keeps the stored key, and one
-    // with nothing but a key keeps the stored address.
+    // A key sent is sealed (null removes it); one with nothing but a key keeps the stored address. A
+    // connection sent without a key keeps the stored key at the same address and drops it at a new one:
+    // a key goes only where it was typed in for (`secrets`).
     let reconnect = change.connection.is_some();
     let mut secret = crate::db::SecretChange::Keep;
     if let Some(c) = change.connection.take() {
         let split = crate::secrets::split_connection(&c)?;
-        secret = crate::secrets::change_for(&state.db, state.farm.vault(), id, &split.given).await?;
         let key_only = split.public.as_object().is_some_and(|o| o.is_empty()) && !split.given.is_empty();
+        let record = state.db.printers().get(id).await?;
+        let new_connection = if key_only {
+            serde_json::from_str(&record.connection).unwrap_or_else(|_| json!({}))
+        } else {
+            split.public.clone()
+        };
+        state
+            .farm
+            .reach()
+            .check_printer(&record.driver, &new_connection)
+            .await
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        secret =
+            crate::secrets::change_for(&state.db, state.farm.vault(), &record, &new_connection, &split.given).await?;
         if !key_only {
             change.connection = Some(split.public);
         }
@@ -1075,6 +1104,10 @@ async fn change_settings(
         if !ok {
             return Err(ApiError::bad(format!("{key} cannot be {value}")));
         }
+    }
+    // The webhook is posted to by the box, so it may only point where a printer could be.
+    if let Some(url) = map.get("webhook_url").and_then(Value::as_str).filter(|u| !u.trim().is_empty()) {
+        state.farm.reach().check_url(url).await.map_err(|e| ApiError::bad(format!("webhook_url: {e}")))?;
     }
     for (key, value) in &map {
         state.db.farm().set_setting(key, value).await?;

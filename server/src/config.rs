@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -20,6 +21,31 @@ pub struct Config {
     /// How log lines are written: words for people, or one JSON object per line for collectors.
     pub log_format: LogFormat,
     pub demo: DemoConfig,
+    /// Whether printers, discovery and the webhook may use loopback and link-local addresses (the box
+    /// itself, `169.254.x.x`). Off: a person adding a printer cannot make the box talk to itself.
+    pub allow_local_network: bool,
+    /// How long and how many connections clients may hold.
+    pub connections: ConnectionLimits,
+}
+
+/// Bounds on what one client's connections may hold of the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectionLimits {
+    /// The most time a client has to send a request's whole header (from its first byte, or from the
+    /// previous answer on a kept-alive connection).
+    pub header_timeout: Duration,
+    /// The longest pause while a request's body is sent; a body that stalls longer is refused (408).
+    pub body_idle_timeout: Duration,
+    /// The most connections open at once from one address; more are closed at once.
+    pub per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        // 64 connections: a classroom behind one address (a teacher's laptop with several tabs, a
+        // kiosk) stays far below it, while a script opening thousands is cut off.
+        Self { header_timeout: Duration::from_secs(10), body_idle_timeout: Duration::from_secs(30), per_address: 64 }
+    }
 }
 
 /// How the server writes its log.
@@ -63,6 +89,8 @@ impl Default for Config {
             log: "info".into(),
             log_format: LogFormat::Text,
             demo: DemoConfig { enabled: true, printers: 6, speed: 1.0 },
+            allow_local_network: false,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -90,6 +118,17 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     #[serde(default)]
     demo: FileDemo,
+    allow_local_network: Option<bool>,
+    #[serde(default)]
+    connections: FileConnections,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConnections {
+    header_timeout_s: Option<f64>,
+    body_idle_timeout_s: Option<f64>,
+    per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +191,20 @@ impl Config {
         if let Some(v) = env("PRINTFARM_DEMO_SPEED") {
             c.demo.speed = parse_env("PRINTFARM_DEMO_SPEED", v)?;
         }
+        if let Some(v) = env("PRINTFARM_CONNECTIONS_PER_ADDRESS") {
+            c.connections.per_address = parse_env("PRINTFARM_CONNECTIONS_PER_ADDRESS", v)?;
+        }
+        if let Some(v) = env("PRINTFARM_HEADER_TIMEOUT_S") {
+            c.connections.header_timeout =
+                seconds("PRINTFARM_HEADER_TIMEOUT_S", parse_env("PRINTFARM_HEADER_TIMEOUT_S", v)?)?;
+        }
+        if let Some(v) = env("PRINTFARM_BODY_IDLE_TIMEOUT_S") {
+            c.connections.body_idle_timeout =
+                seconds("PRINTFARM_BODY_IDLE_TIMEOUT_S", parse_env("PRINTFARM_BODY_IDLE_TIMEOUT_S", v)?)?;
+        }
+        if let Some(v) = env("PRINTFARM_ALLOW_LOCAL_NETWORK") {
+            c.allow_local_network = parse_env("PRINTFARM_ALLOW_LOCAL_NETWORK", v)?;
+        }
         if let Some(v) = flags.listen {
             c.listen = v;
         }
@@ -192,6 +245,18 @@ impl Config {
         if let Some(v) = f.demo.speed {
             self.demo.speed = v;
         }
+        if let Some(v) = f.allow_local_network {
+            self.allow_local_network = v;
+        }
+        if let Some(v) = f.connections.header_timeout_s {
+            self.connections.header_timeout = seconds("connections.header_timeout_s", v)?;
+        }
+        if let Some(v) = f.connections.body_idle_timeout_s {
+            self.connections.body_idle_timeout = seconds("connections.body_idle_timeout_s", v)?;
+        }
+        if let Some(v) = f.connections.per_address {
+            self.connections.per_address = v;
+        }
         Ok(())
     }
 
@@ -202,10 +267,22 @@ impl Config {
                 self.demo.speed
             )));
         }
+        if self.connections.per_address == 0 {
+            return Err(ConfigError::Invalid("connections.per_address must be at least 1".into()));
+        }
         if self.demo.printers > 100 {
             return Err(ConfigError::Invalid(format!("at most 100 demo printers, got {}", self.demo.printers)));
         }
         Ok(())
+    }
+}
+
+/// A timeout setting in seconds, between a tenth of a second and an hour.
+fn seconds(name: &str, v: f64) -> Result<Duration, ConfigError> {
+    if v.is_finite() && (0.1..=3600.0).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(ConfigError::Invalid(format!("{name} must be between 0.1 and 3600 seconds, got {v}")))
     }
 }
 
@@ -236,8 +313,12 @@ mod tests {
     fn file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("printfarm.toml");
-        std::fs::write(&path, "listen = \"0.0.0.0:8080\"\ndata_dir = \"state\"\n[demo]\nprinters = 3\nspeed = 2.5\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:8080\"\ndata_dir = \"state\"\nallow_local_network = true\n[demo]\nprinters = 3\nspeed = 2.5\n\
+             [connections]\nheader_timeout_s = 2.5\nper_address = 16\n",
+        )
+        .unwrap();
         let flags = Overrides { config_file: Some(path.clone()), ..Default::default() };
         let c = Config::load_with(&flags, env(&[("PRINTFARM_DEMO_PRINTERS", "9"), ("PRINTFARM_LOG_FORMAT", "JSON")]))
             .unwrap();
@@ -245,6 +326,10 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.data_dir, dir.path().join("state"));
         assert_eq!((c.demo.printers, c.demo.speed), (9, 2.5));
+        assert!(c.allow_local_network);
+        assert_eq!(c.connections.header_timeout, Duration::from_millis(2500));
+        assert_eq!(c.connections.per_address, 16);
+        assert_eq!(c.connections.body_idle_timeout, ConnectionLimits::default().body_idle_timeout);
 
         let flags = Overrides { listen: Some("127.0.0.1:9".parse().unwrap()), ..flags };
         let c = Config::load_with(&flags, env(&[("PRINTFARM_LISTEN", "127.0.0.1:7")])).unwrap();
@@ -266,6 +351,12 @@ mod tests {
         assert!(err.to_string().contains("demo speed"), "{err}");
         let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_LOG_FORMAT", "xml")])).unwrap_err();
         assert!(err.to_string().contains("text or json"), "{err}");
+
+        let err = Config::load_with(&Overrides::default(), env(&[("PRINTFARM_HEADER_TIMEOUT_S", "0")])).unwrap_err();
+        assert!(err.to_string().contains("between 0.1 and 3600 seconds"), "{err}");
+        let err =
+            Config::load_with(&Overrides::default(), env(&[("PRINTFARM_CONNECTIONS_PER_ADDRESS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
 
         let missing = Overrides { config_file: Some("/nonexistent/printfarm.toml".into()), ..Default::default() };
         assert!(matches!(Config::load_with(&missing, env(&[])), Err(ConfigError::Read { .. })));

@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        // Outermost, so a body announced too big is refused before anything else (sign-in included) runs.
+        .layer(axum::middleware::from_fn(crate::connections::refuse_oversized_bodies))
         .with_state(state)
 }
 
@@ -281,7 +283,9 @@ pub async fn serve_on(config: Config, listener: TcpListener, shutdown: Cancellat
     let db = Db::open(&config.data_dir).await?;
     let vault = Arc::new(crate::secrets::Vault::open(&config.data_dir)?);
     crate::secrets::seal_plain_credentials(&db, &vault).await?;
-    let farm = Farm::start(&db, &config.data_dir, vault, &config.demo, shutdown.clone()).await?;
+    crate::secrets::bind_credentials_to_addresses(&db, &vault).await?;
+    let reach = crate::reach::ReachPolicy { allow_local: config.allow_local_network };
+    let farm = Farm::start_with(&db, &config.data_dir, vault, &config.demo, reach, shutdown.clone()).await?;
     let mut leptos =
         leptos::config::get_configuration(None).map_err(|e| ServeError::Leptos(e.to_string()))?.leptos_options;
     leptos.site_addr = listener.local_addr()?;
@@ -298,9 +302,7 @@ pub async fn serve_on(config: Config, listener: TcpListener, shutdown: Cancellat
     let state = AppState { leptos, db: db.clone(), farm: farm.clone(), generator, shutdown: shutdown.clone(), auth };
 
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "listening");
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    crate::connections::serve_connections(listener, router(state), config.connections, shutdown.clone()).await;
 
     shutdown.cancel();
     farm.join(Duration::from_secs(10)).await;

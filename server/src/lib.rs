@@ -13,10 +13,12 @@
 //! - [`library`]: model files parsed safely and stored under server-chosen names.
 //! - [`metrics`]: Prometheus `/metrics` (requests, latencies, slicing times, jobs and printers by state).
 //! - [`auth`]: accounts — sign-in, sessions, API keys, kiosk PINs, CSRF and the per-route role table.
-//! - [`secrets`]: printer credentials sealed at rest with the box's key (`secret.key`).
+//! - [`secrets`]: printer credentials sealed at rest with the box's key (`secret.key`), bound to their address.
+//! - [`reach`]: which addresses and serial ports printers, discovery and the webhook may use.
 //! - [`api`]: the farm's REST endpoints (`/api/v1/jobs`, `queue`, `printers`, `spools`, `stats`…).
 //! - [`octoprint`]: the slice of OctoPrint's API slicers upload G-code with (queued, printed as it is).
 //! - [`openapi`]: the API's OpenAPI 3.1 document (`/api/v1/openapi.json`) and docs page (`/api/docs`).
+//! - [`connections`]: accepting connections: header and body timeouts, connections per address, early 413.
 //! - [`http`]: routes (pages, `/healthz`, `/api/v1/...`, the event stream) and serving with graceful shutdown.
 //! - [`cli`]: the command-line interface.
 
@@ -24,6 +26,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod desks;
 pub mod farm;
@@ -33,4 +36,5 @@ pub mod library;
 pub mod metrics;
 pub mod octoprint;
 pub mod openapi;
+pub mod reach;
 pub mod secrets;

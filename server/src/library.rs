@@ -3,14 +3,58 @@
 //! model with its first version.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use mesh::io::{Format, Limits};
 use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::db::{Db, DbError, NewModelVersion};
 
 /// The largest model file accepted.
 pub const MAX_MODEL_BYTES: usize = 256 << 20;
+
+/// The most a model may inflate to (3MF zip entries, glTF embedded data), all parts together. A few
+/// hundred MB of mesh is more than any printer of a farm can use; a 1 MB zip that claims gigabytes is
+/// refused from its headers, before anything is inflated.
+pub const MAX_MODEL_INFLATED_BYTES: u64 = 256 << 20;
+
+/// What one model parse may use at its worst (the triangle limit's mesh and the parser's own buffers):
+/// how many parses the box's memory allows at once is counted in these.
+const PARSE_PEAK_BYTES: u64 = 512 << 20;
+
+/// The limits every model file read by the server is held to.
+pub fn model_limits() -> Limits {
+    Limits { max_uncompressed_bytes: MAX_MODEL_INFLATED_BYTES, ..Limits::default() }
+}
+
+/// How many model parses may run at once: half the box's memory in [`PARSE_PEAK_BYTES`], at least one,
+/// at most one per processor.
+pub fn parse_slots(memory_bytes: Option<u64>, processors: usize) -> usize {
+    let by_memory = memory_bytes.map_or(1, |m| (m / 2 / PARSE_PEAK_BYTES) as usize);
+    by_memory.clamp(1, processors.max(1))
+}
+
+/// The box's memory (`MemTotal` in `/proc/meminfo`).
+fn total_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 =
+        info.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A turn to parse a model file (upload, thumbnail, estimate, slicing). Every heavy parse holds one,
+/// so however many arrive at once, no more run than the memory holds ([`parse_slots`]); the rest wait.
+pub async fn parse_permit() -> SemaphorePermit<'static> {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let processors = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = parse_slots(total_memory(), processors);
+        tracing::debug!(parses = n, "model parses allowed at once");
+        Semaphore::new(n)
+    });
+    slots.acquire().await.expect("the parse semaphore is never closed")
+}
 
 /// Why a model could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -99,11 +143,12 @@ async fn store_file(data_dir: &Path, hint: &str, bytes: Vec<u8>, by: Option<i64>
         return Err(LibraryError::TooBig(bytes.len()));
     }
     let hint = hint.to_string();
+    let _turn = parse_permit().await;
     let (bytes, format, triangles, size, volume) = tokio::task::spawn_blocking(move || {
         let format = Format::detect(&bytes)
             .or_else(|| Path::new(&hint).extension().and_then(|e| e.to_str()).and_then(Format::from_extension))
             .ok_or(mesh::io::ReadError::UnknownFormat)?;
-        let model = mesh::io::read_as(&bytes, format, &Limits::default())?;
+        let model = mesh::io::read_as(&bytes, format, &model_limits())?;
         let bb = model.bounding_box().ok_or(LibraryError::Empty)?;
         let size = [0, 1, 2].map(|i| (bb.max[i] - bb.min[i]) as f64);
         let volume: f64 = model.objects.iter().map(|o| o.placed_mesh().signed_volume().abs()).sum();
@@ -179,8 +224,9 @@ pub async fn thumbnail(data_dir: &Path, file_path: &str, sha256: &str) -> Result
         return Ok(png);
     }
     let file = data_dir.join(file_path);
+    let _turn = parse_permit().await;
     let png = tokio::task::spawn_blocking(move || {
-        let model = mesh::io::read_file(&file, &Limits::default())?;
+        let model = mesh::io::read_file(&file, &model_limits())?;
         let mesh = model.merged();
         mesh::thumbnail::render_png(&mesh, &mesh::thumbnail::ThumbnailOptions::sized(256, 256))
             .map_err(|e| LibraryError::Io(std::io::Error::other(e.to_string())))
@@ -201,6 +247,18 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_at_once_follow_the_memory() {
+        // A 1 GiB single-board computer: one parse at a time; 2 GiB: two; 64 GiB: one per processor.
+        assert_eq!(parse_slots(Some(1 << 30), 4), 1);
+        assert_eq!(parse_slots(Some(4 << 30), 4), 4);
+        assert_eq!(parse_slots(Some(2 << 30), 4), 2);
+        assert_eq!(parse_slots(Some(64 << 30), 8), 8);
+        assert_eq!(parse_slots(None, 8), 1);
+        assert_eq!(parse_slots(Some(0), 0), 1);
+        assert!(total_memory().is_some_and(|m| m > 0));
+    }
 
     #[test]
     fn names_lose_paths_and_extensions() {

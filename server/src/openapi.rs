@@ -218,11 +218,12 @@ impl Op {
 }
 
 /// The error answers operations refer to.
-const ERRORS: [(u16, &str); 11] = [
+const ERRORS: [(u16, &str); 12] = [
     (400, "The request is malformed or a value is out of range."),
     (401, "Not signed in, or the named user does not exist."),
     (403, "Signed in, but this needs a higher role."),
     (404, "There is no such thing."),
+    (408, "The request's body stopped arriving before it was complete."),
     (409, "The thing is in a state that does not allow this (a busy printer, a finished job, a taken name)."),
     (413, "The upload is too big."),
     (415, "The file is not of a kind this accepts (not text G-code)."),
@@ -413,7 +414,7 @@ fn operations() -> Vec<Op> {
             .query("name", string(), "The file's name (the format is sniffed from the content).")
             .raw_body("application/octet-stream", "The model file.")
             .ok(201, "Stored and measured.", r("StoredModel"))
-            .errors(&[401, 413, 422]),
+            .errors(&[401, 408, 413, 422]),
         op("get", "/api/v1/models/versions/{id}", "models", Kiosk, "A model version and its geometry")
             .ok(200, "The version.", r("ModelVersion"))
             .errors(&[404]),

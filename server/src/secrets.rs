@@ -4,8 +4,10 @@
 //! so a copied database file, a backup or a browser never sees a key. The farm merges the credentials
 //! back into the connection setting only where it opens a driver ([`connection_for_driver`]).
 //!
-//! The printer's id is the AEAD's associated data: a sealed key copied onto another printer's row does
-//! not open, so a key cannot be redirected to a printer (an address) it was not typed in for.
+//! The printer's id and the address the key was typed in for ([`credential_address`]) are the AEAD's
+//! associated data: a sealed key copied onto another printer's row does not open, and neither does a
+//! printer's own key once its address has changed. So a key is only ever sent where it was entered; a
+//! new address needs the key typed again ([`change_for`] drops it when the address changes without one).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -47,8 +49,8 @@ pub enum SecretError {
     #[error("the key file {path} is not a plain file")]
     NotAFile { path: PathBuf },
     #[error(
-        "the saved API key of printer {printer} cannot be unlocked (the key file was replaced or the \
-         database was changed); type the printer's API key again"
+        "the saved API key of printer {printer} cannot be unlocked (it was typed in for another address, the \
+         key file was replaced or the database was changed); type the printer's API key again"
     )]
     Unreadable { printer: i64 },
     #[error("{0}")]
@@ -87,11 +89,12 @@ impl Vault {
         Self { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) }
     }
 
-    /// Seals a printer's credential fields for that printer, with a fresh random nonce.
-    pub fn seal(&self, printer_id: i64, fields: &Map<String, Value>) -> SealedSecret {
+    /// Seals a printer's credential fields for that printer at that address (see [`credential_address`]),
+    /// with a fresh random nonce.
+    pub fn seal(&self, printer_id: i64, address: &str, fields: &Map<String, Value>) -> SealedSecret {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let plain = serde_json::to_vec(fields).expect("a JSON map always serialises");
-        let aad = associated_data(printer_id);
+        let aad = associated_data(printer_id, address);
         // Encryption fails only for inputs near 256 GiB; fields are bounded by `MAX_SECRET_LEN`.
         let ciphertext = self
             .cipher
@@ -100,24 +103,64 @@ impl Vault {
         SealedSecret { nonce: nonce.to_vec(), ciphertext }
     }
 
-    /// Opens what [`Vault::seal`] sealed for this same printer.
-    pub fn unseal(&self, printer_id: i64, sealed: &SealedSecret) -> Result<Map<String, Value>, SecretError> {
+    /// Opens what [`Vault::seal`] sealed for this same printer and address; for any other address it
+    /// does not open.
+    pub fn unseal(
+        &self,
+        printer_id: i64,
+        address: &str,
+        sealed: &SealedSecret,
+    ) -> Result<Map<String, Value>, SecretError> {
+        self.open_with(sealed, &associated_data(printer_id, address), printer_id)
+    }
+
+    fn open_with(&self, sealed: &SealedSecret, aad: &[u8], printer_id: i64) -> Result<Map<String, Value>, SecretError> {
         let unreadable = || SecretError::Unreadable { printer: printer_id };
         if sealed.nonce.len() != NONCE_LEN {
             return Err(unreadable());
         }
-        let aad = associated_data(printer_id);
         let plain = self
             .cipher
-            .decrypt(XNonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .decrypt(XNonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad })
             .map_err(|_| unreadable())?;
         serde_json::from_slice(&plain).map_err(|_| unreadable())
     }
 }
 
-/// Binds a ciphertext to one printer (and to this use, so a key sealed for something else never opens here).
-fn associated_data(printer_id: i64) -> Vec<u8> {
+/// Binds a ciphertext to one printer at one address (and to this use, so a key sealed for something else
+/// never opens here).
+fn associated_data(printer_id: i64, address: &str) -> Vec<u8> {
+    format!("printfarm printer credentials v2; printer {printer_id}; address {address}").into_bytes()
+}
+
+/// What version 1 bound a ciphertext to (the printer only); read once at start to re-seal for the address.
+fn associated_data_v1(printer_id: i64) -> Vec<u8> {
     format!("printfarm printer credentials v1; printer {printer_id}").into_bytes()
+}
+
+/// Where a connection setting sends its credentials, written one way: an `http(s)` URL as scheme, host
+/// (lower case), port and path without a trailing slash; a `tcp` address or serial `port` as typed.
+/// `http://OctoPi.local/` and `http://octopi.local:80` are one address; `http://octopi.local:5000` another.
+pub fn credential_address(connection: &Value) -> String {
+    let text = |k: &str| connection.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+    if let Some(url) = text("url") {
+        return match reqwest::Url::parse(url) {
+            Ok(u) => format!(
+                "{}://{}:{}{}",
+                u.scheme(),
+                u.host_str().unwrap_or_default(),
+                u.port_or_known_default().unwrap_or(0),
+                u.path().trim_end_matches('/')
+            ),
+            Err(_) => url.to_string(),
+        };
+    }
+    text("tcp").or_else(|| text("port")).map(str::to_string).unwrap_or_default()
+}
+
+/// The address of a stored printer's connection.
+fn record_address(record: &PrinterRecord) -> String {
+    serde_json::from_str::<Value>(&record.connection).map(|c| credential_address(&c)).unwrap_or_default()
 }
 
 fn read_key(path: &Path) -> Result<[u8; KEY_LEN], SecretError> {
@@ -220,10 +263,11 @@ fn overlay(mut stored: Map<String, Value>, given: &Map<String, Value>) -> Map<St
     stored
 }
 
-/// A printer's stored credentials, opened (empty when it has none).
-pub async fn credentials(db: &Db, vault: &Vault, printer_id: i64) -> Result<Map<String, Value>, SecretError> {
-    match db.printers().secret(printer_id).await? {
-        Some(sealed) => vault.unseal(printer_id, &sealed),
+/// A printer's stored credentials, opened for the address it has now (empty when it has none). A key
+/// sealed for another address does not open ([`SecretError::Unreadable`]).
+pub async fn credentials(db: &Db, vault: &Vault, record: &PrinterRecord) -> Result<Map<String, Value>, SecretError> {
+    match db.printers().secret(record.id).await? {
+        Some(sealed) => vault.unseal(record.id, &record_address(record), &sealed),
         None => Ok(Map::new()),
     }
 }
@@ -233,31 +277,67 @@ pub async fn credentials(db: &Db, vault: &Vault, printer_id: i64) -> Result<Map<
 pub async fn connection_for_driver(db: &Db, vault: &Vault, record: &PrinterRecord) -> Result<Value, SecretError> {
     let mut connection: Value = serde_json::from_str(&record.connection)
         .map_err(|e| SecretError::BadField(format!("the connection setting is not valid JSON: {e}")))?;
-    let stored = credentials(db, vault, record.id).await?;
+    let stored = credentials(db, vault, record).await?;
     if let Some(fields) = connection.as_object_mut() {
         fields.extend(stored);
     }
     Ok(connection)
 }
 
-/// What a change to a printer's connection does to its stored credentials. Fields not sent keep their
-/// stored value; a stored value that can no longer be opened is replaced by what was sent.
+/// What a change to a printer's connection does to its stored credentials: `new_connection` is the
+/// connection setting the printer will have (without credentials). At the same address, fields not sent
+/// keep their stored value. At a new address the stored credentials are dropped, never carried over: only
+/// what was sent with the new address is sealed, for it. A stored value that can no longer be opened is
+/// replaced by what was sent.
 pub async fn change_for(
     db: &Db,
     vault: &Vault,
-    printer_id: i64,
+    record: &PrinterRecord,
+    new_connection: &Value,
     given: &Map<String, Value>,
 ) -> Result<SecretChange, SecretError> {
-    if given.is_empty() {
+    let address = credential_address(new_connection);
+    let moved = address != record_address(record);
+    if given.is_empty() && !moved {
         return Ok(SecretChange::Keep);
     }
-    let stored = match credentials(db, vault, printer_id).await {
-        Ok(stored) => stored,
-        Err(SecretError::Unreadable { .. }) => Map::new(),
-        Err(e) => return Err(e),
+    let stored = if moved {
+        Map::new()
+    } else {
+        match credentials(db, vault, record).await {
+            Ok(stored) => stored,
+            Err(SecretError::Unreadable { .. }) => Map::new(),
+            Err(e) => return Err(e),
+        }
     };
     let merged = overlay(stored, given);
-    Ok(if merged.is_empty() { SecretChange::Remove } else { SecretChange::Replace(vault.seal(printer_id, &merged)) })
+    Ok(if merged.is_empty() {
+        SecretChange::Remove
+    } else {
+        SecretChange::Replace(vault.seal(record.id, &address, &merged))
+    })
+}
+
+/// Re-seals credentials an older version bound to the printer only, for the address the printer has
+/// now (the one the key was last used with). Run at every start; a second run finds nothing to do.
+/// Returns how many printers changed.
+pub async fn bind_credentials_to_addresses(db: &Db, vault: &Vault) -> Result<usize, SecretError> {
+    let mut rebound = 0;
+    for record in db.printers().list().await? {
+        let Some(sealed) = db.printers().secret(record.id).await? else { continue };
+        let address = record_address(&record);
+        if vault.unseal(record.id, &address, &sealed).is_ok() {
+            continue;
+        }
+        let Ok(fields) = vault.open_with(&sealed, &associated_data_v1(record.id), record.id) else { continue };
+        let change = SecretChange::Replace(vault.seal(record.id, &address, &fields));
+        db.printers().update_with_secret(record.id, &PrinterChange::default(), change).await?;
+        rebound += 1;
+    }
+    if rebound > 0 {
+        tracing::info!(printers = rebound, "bound saved printer keys to the printers' addresses");
+    }
+    Ok(rebound)
 }
 
 /// Moves credentials an older version kept in plain text in `connection` into `printer_secrets`,
@@ -275,7 +355,7 @@ pub async fn seal_plain_credentials(db: &Db, vault: &Vault) -> Result<usize, Sec
             // Not a usable key (a number, say): drop it from `connection` rather than keep it in the clear.
             Err(_) => SplitConnection { public: strip_secret_fields(&connection), given: Map::new() },
         };
-        let change = change_for(db, vault, record.id, &split.given).await?;
+        let change = change_for(db, vault, &record, &split.public, &split.given).await?;
         let public_only = PrinterChange { connection: Some(split.public), ..Default::default() };
         db.printers().update_with_secret(record.id, &public_only, change).await?;
         moved += 1;
@@ -305,6 +385,8 @@ mod tests {
 
     use super::*;
 
+    const ADDR: &str = "http://octopi.local:80";
+
     fn fields(key: &str) -> Map<String, Value> {
         json!({ "api_key": key }).as_object().unwrap().clone()
     }
@@ -313,36 +395,54 @@ mod tests {
     fn sealed_credentials_open_for_their_printer_only() {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path()).unwrap();
-        let sealed = vault.seal(7, &fields("0123456789ABCDEF"));
+        let sealed = vault.seal(7, ADDR, &fields("0123456789ABCDEF"));
         assert_eq!(sealed.nonce.len(), NONCE_LEN);
         assert!(!sealed.ciphertext.windows(16).any(|w| w == b"0123456789ABCDEF"));
-        assert_eq!(vault.unseal(7, &sealed).unwrap(), fields("0123456789ABCDEF"));
-        assert!(matches!(vault.unseal(8, &sealed), Err(SecretError::Unreadable { printer: 8 })));
+        assert_eq!(vault.unseal(7, ADDR, &sealed).unwrap(), fields("0123456789ABCDEF"));
+        assert!(matches!(vault.unseal(8, ADDR, &sealed), Err(SecretError::Unreadable { printer: 8 })));
         // A fresh nonce per write: the same key sealed twice looks different.
-        let again = vault.seal(7, &fields("0123456789ABCDEF"));
+        let again = vault.seal(7, ADDR, &fields("0123456789ABCDEF"));
         assert_ne!(again.nonce, sealed.nonce);
         assert_ne!(again.ciphertext, sealed.ciphertext);
+    }
+
+    /// Finding 4 of issue 20: a key typed in for one address does not open for another, so a changed URL
+    /// never receives it.
+    #[test]
+    fn sealed_credentials_open_for_their_address_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let here = credential_address(&json!({ "url": "http://OctoPi.local/" }));
+        assert_eq!(here, "http://octopi.local:80");
+        assert_eq!(credential_address(&json!({ "url": "http://octopi.local:80" })), here);
+        let sealed = vault.seal(7, &here, &fields("K"));
+        assert_eq!(vault.unseal(7, &here, &sealed).unwrap(), fields("K"));
+        for elsewhere in ["http://attacker.example", "http://octopi.local:5000", "https://octopi.local", "10.0.0.9:23"]
+        {
+            let there = credential_address(&json!({ "url": elsewhere, "tcp": elsewhere }));
+            assert!(vault.unseal(7, &there, &sealed).is_err(), "the key opened for {elsewhere}");
+        }
     }
 
     #[test]
     fn tampering_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path()).unwrap();
-        let sealed = vault.seal(1, &fields("secret"));
+        let sealed = vault.seal(1, ADDR, &fields("secret"));
         for i in 0..sealed.ciphertext.len() {
             let mut bad = sealed.clone();
             bad.ciphertext[i] ^= 0x01;
-            assert!(vault.unseal(1, &bad).is_err(), "a flipped bit {i} went unnoticed");
+            assert!(vault.unseal(1, ADDR, &bad).is_err(), "a flipped bit {i} went unnoticed");
         }
         let mut bad = sealed.clone();
         bad.nonce[0] ^= 0x80;
-        assert!(vault.unseal(1, &bad).is_err());
+        assert!(vault.unseal(1, ADDR, &bad).is_err());
         let mut short = sealed.clone();
         short.nonce.pop();
-        assert!(vault.unseal(1, &short).is_err());
+        assert!(vault.unseal(1, ADDR, &short).is_err());
         // Another box's key does not open it either.
         let other = tempfile::tempdir().unwrap();
-        assert!(Vault::open(other.path()).unwrap().unseal(1, &sealed).is_err());
+        assert!(Vault::open(other.path()).unwrap().unseal(1, ADDR, &sealed).is_err());
     }
 
     #[test]
@@ -356,8 +456,8 @@ mod tests {
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         // A restart uses the same key: what was sealed before still opens.
-        let sealed = first.seal(3, &fields("k"));
-        assert_eq!(Vault::open(dir.path()).unwrap().unseal(3, &sealed).unwrap(), fields("k"));
+        let sealed = first.seal(3, ADDR, &fields("k"));
+        assert_eq!(Vault::open(dir.path()).unwrap().unseal(3, ADDR, &sealed).unwrap(), fields("k"));
     }
 
     #[test]

@@ -203,7 +203,8 @@ impl NetworkCandidate {
 /// without a key, as a 403 with its own error), Moonraker answers `GET /server/info`.
 pub async fn probe_http(base: &str, timeout: Duration) -> Option<NetworkCandidate> {
     let base = base.trim_end_matches('/');
-    let http = reqwest::Client::builder().timeout(timeout).build().ok()?;
+    let http =
+        reqwest::Client::builder().timeout(timeout).redirect(crate::driver::same_origin_redirects()).build().ok()?;
     let url = reqwest::Url::parse(base).ok()?;
     let candidate = |kind, name: String, version: Option<String>| NetworkCandidate {
         kind,
@@ -219,7 +220,7 @@ pub async fn probe_http(base: &str, timeout: Duration) -> Option<NetworkCandidat
     if let Ok(r) = http.get(format!("{base}/server/info")).send().await {
         if let Ok(v) = r.json::<serde_json::Value>().await {
             if let Some(version) = v["result"]["moonraker_version"].as_str() {
-                return Some(candidate(ServiceKind::Moonraker, format!("Moonraker at {base}"), Some(version.into())));
+                return Some(candidate(ServiceKind::Moonraker, format!("Moonraker at {base}"), version_token(version)));
             }
         }
     }
@@ -227,21 +228,31 @@ pub async fn probe_http(base: &str, timeout: Duration) -> Option<NetworkCandidat
     let status = r.status();
     let v: serde_json::Value = r.json().await.unwrap_or_default();
     let text = v["text"].as_str().unwrap_or_default();
+    // Only our own words and a version number go back: what a server at an address someone typed says
+    // is not repeated, so discovery cannot be used to read other machines' pages.
+    let server_version = v["server"].as_str().and_then(version_token);
     if text.starts_with("OctoPrint") {
-        return Some(candidate(
-            ServiceKind::OctoPrint,
-            format!("{text} at {base}"),
-            v["server"].as_str().map(Into::into),
-        ));
+        return Some(candidate(ServiceKind::OctoPrint, format!("OctoPrint at {base}"), server_version));
     }
     if status == reqwest::StatusCode::FORBIDDEN && v.get("error").is_some() {
         // OctoPrint without a key: it says so in its own JSON error.
         return Some(candidate(ServiceKind::OctoPrint, format!("OctoPrint at {base} (needs an API key)"), None));
     }
     if !text.is_empty() {
-        return Some(candidate(ServiceKind::Http, format!("{text} at {base}"), v["server"].as_str().map(Into::into)));
+        return Some(candidate(ServiceKind::Http, format!("A printer web page at {base}"), server_version));
     }
     None
+}
+
+/// The version number a server reported (`1.10.2`, `v0.9.3-12-gabc`; its first word), or nothing if that
+/// is not one.
+fn version_token(v: &str) -> Option<String> {
+    let v = v.split_whitespace().next().unwrap_or_default();
+    let ok = !v.is_empty()
+        && v.len() <= 40
+        && v.chars().any(|c| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'));
+    ok.then(|| v.to_string())
 }
 
 /// Which interfaces mDNS uses.
@@ -326,6 +337,15 @@ fn futures_merge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_version_numbers_are_repeated() {
+        assert_eq!(version_token("1.10.2").as_deref(), Some("1.10.2"));
+        assert_eq!(version_token(" v0.11.0-12-gabc (PyPI)").as_deref(), Some("v0.11.0-12-gabc"));
+        for said in ["<script>alert(1)</script>", "admin password is hunter2", "", "latest"] {
+            assert_eq!(version_token(said), None, "{said}");
+        }
+    }
 
     #[test]
     fn printer_bridges_are_recognised() {

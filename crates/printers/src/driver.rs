@@ -26,6 +26,25 @@ pub(crate) async fn file_part(path: &Path) -> Result<(reqwest::multipart::Part, 
     Ok((reqwest::multipart::Part::stream_with_length(file, size).file_name(name), size))
 }
 
+/// The redirects an HTTP printer host may answer with: within the same scheme, host and port, at most
+/// five. A redirect anywhere else is not followed (the answer stays the 3xx): it would carry the printer's
+/// API key (`X-Api-Key` is not a header HTTP clients strip on a redirect) to another machine, and make the
+/// box reach addresses no one typed in.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = &attempt.previous()[0];
+        let next = attempt.url();
+        let same_origin = next.scheme() == first.scheme()
+            && next.host_str() == first.host_str()
+            && next.port_or_known_default() == first.port_or_known_default();
+        if same_origin && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// What can go wrong when asking a printer to do something.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {

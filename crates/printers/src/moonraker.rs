@@ -63,6 +63,7 @@ impl MoonrakerDriver {
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)
+            .redirect(crate::driver::same_origin_redirects())
             .build()
             .map_err(|e| DriverError::Refused(e.to_string()))?;
         Ok(Self {

@@ -58,6 +58,7 @@ impl OctoPrintDriver {
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(options.request_timeout)
+            .redirect(crate::driver::same_origin_redirects())
             .build()
             .map_err(|e| DriverError::Refused(e.to_string()))?;
         Ok(Self {

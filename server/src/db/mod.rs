@@ -54,6 +54,27 @@ pub enum DbError {
     BadValue { column: &'static str, value: String },
 }
 
+/// Makes the data directory private to the server's user (0700) and its database files private too
+/// (0600), creating the directory and an empty database file if needed. The database holds PIN and
+/// password hashes and session tokens, so other accounts on the box must not read it. SQLite creates
+/// the `-wal` and `-shm` files with the database file's mode, so creating that file 0600 before SQLite
+/// opens it makes all three private; files an older version left readable are narrowed here at start.
+fn make_private(data_dir: &Path) -> std::io::Result<()> {
+    use std::fs::{self, OpenOptions, Permissions};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    fs::create_dir_all(data_dir)?;
+    fs::set_permissions(data_dir, Permissions::from_mode(0o700))?;
+    let db = data_dir.join(DB_FILE);
+    OpenOptions::new().create(true).append(true).mode(0o600).open(&db)?;
+    for name in [DB_FILE.to_string(), format!("{DB_FILE}-wal"), format!("{DB_FILE}-shm")] {
+        match fs::set_permissions(data_dir.join(name), Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 /// A handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -68,7 +89,7 @@ impl Db {
 
     /// Like [`Db::open`] with a chosen migrator; tests use it to build databases of older versions.
     pub async fn open_with(data_dir: &Path, migrator: &Migrator) -> Result<Self, DbError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir { path: data_dir.into(), source })?;
+        make_private(data_dir).map_err(|source| DbError::DataDir { path: data_dir.into(), source })?;
         let path = data_dir.join(DB_FILE);
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)

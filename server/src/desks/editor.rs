@@ -9,7 +9,6 @@ use app::api::editor::{
     SavedVersion, SentToPrint, SharedEditorDesk,
 };
 use leptos::prelude::provide_context;
-use mesh::io::Limits;
 use tokio::sync::Semaphore;
 
 use crate::db::{DbError, JobRecord, JobState, PrinterRecord};
@@ -288,8 +287,9 @@ impl EditorDesk for Desk {
             let path = self.state.farm.data_dir().join(&version.file_path);
             let name = version.name.clone();
             let _permit = estimate_permits().acquire().await.map_err(|e| e.to_string())?;
+            let _turn = crate::library::parse_permit().await;
             let summary = tokio::task::spawn_blocking(move || -> Result<slicer::SliceSummary, String> {
-                let model = mesh::io::read_file(&path, &Limits::default())
+                let model = mesh::io::read_file(&path, &crate::library::model_limits())
                     .map_err(|e| format!("the model file cannot be read: {e}"))?;
                 let plate = slicer::Plate::arranged(vec![(name, model)], &profile.printer.bed);
                 let out =

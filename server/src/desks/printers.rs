@@ -121,6 +121,25 @@ fn driver_for(driver: &str, c: &Value) -> Result<Arc<dyn PrinterDriver>, String>
     })
 }
 
+/// Why a connection test failed before anything said it was a printer, in our words only: a driver's
+/// error may carry the answering server's own text, which is not shown.
+fn unidentified_failure(driver_error: &str) -> &'static str {
+    let e = driver_error.to_ascii_lowercase();
+    if e.contains("api key") {
+        "it refused the API key"
+    } else if (e.contains("refused") && !e.contains("printer refused")) || e.contains("connection reset") {
+        "nothing is listening there"
+    } else if e.contains("timed out") || e.contains("timeout") {
+        "it did not answer in time"
+    } else if e.contains("no such file") || (e.contains("not found") && e.contains("/dev")) {
+        "nothing is plugged in there"
+    } else if e.contains("dns") || e.contains("resolve") || e.contains("lookup") {
+        "that name was not found on the network"
+    } else {
+        "it did not answer like a printer"
+    }
+}
+
 /// The G-code lines of a manual command, or why it is refused.
 pub(crate) fn gcode_for(action: &str, axis: Option<&str>, mm: Option<f64>) -> Result<Vec<String>, String> {
     let lines: &[&str] = match action {
@@ -307,6 +326,18 @@ impl Desk {
         let c: Value = serde_json::from_str(connection)
             .map_err(|_| "The connection setting is not complete. Fill in the address again.".to_string())?;
         let wanted = address(driver, &c);
+        // Only addresses a printer may have, and only serial ports (the answer never says whether some
+        // other file exists).
+        let reachable = match self.state.farm.reach().check_printer(driver, &c).await {
+            Ok(()) => match c.get("port").and_then(|p| p.as_str()) {
+                Some(port) => crate::reach::check_serial_device(port.trim()),
+                None => Ok(()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(why) = reachable {
+            return Ok(ConnectionTest { ok: false, message: explain(StatusCode::BAD_REQUEST, &why) });
+        }
         // A printer the farm already talks to is not opened a second time (a serial port has one owner).
         for r in self.state.db.printers().list().await.map_err(db_error)? {
             let theirs: Value = serde_json::from_str(&r.connection).unwrap_or(Value::Null);
@@ -337,12 +368,14 @@ impl Desk {
         let _ = tokio::time::timeout(Duration::from_secs(3), d.disconnect()).await;
         Ok(match outcome {
             // An error before the printer ever said who it is: nothing answered at that address.
+            // What an unknown server said is not repeated: the test must not become a way to read pages
+            // of machines on the network.
             Ok(Ok(s)) if s.state == PrinterState::Error && s.firmware.is_none() => ConnectionTest {
                 ok: false,
                 message: format!(
                     "Could not reach the printer at {wanted}: {}. Check the address or cable and that the printer \
                      is on, then test again.",
-                    s.message.or(s.last_error).unwrap_or_else(|| "no answer".into())
+                    unidentified_failure(&s.message.or(s.last_error).unwrap_or_default())
                 ),
             },
             Ok(Ok(s)) if s.state == PrinterState::Error => ConnectionTest {
@@ -373,8 +406,9 @@ impl Desk {
             Ok(Err(e)) => ConnectionTest {
                 ok: false,
                 message: format!(
-                    "Could not reach the printer at {wanted}: {e}. Check the address or cable and that the \
-                     printer is on, then test again."
+                    "Could not reach the printer at {wanted}: {}. Check the address or cable and that the \
+                     printer is on, then test again.",
+                    unidentified_failure(&e.to_string())
                 ),
             },
             Err(_) => ConnectionTest {

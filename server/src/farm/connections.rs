@@ -27,7 +27,12 @@ impl Farm {
         let driver = match record.driver.as_str() {
             "simulated" => self.simulated_driver(&record),
             _ => match crate::secrets::connection_for_driver(self.db(), self.vault(), &record).await {
-                Ok(connection) => open_driver(&record.driver, &connection),
+                // Checked here, where every connection is opened, so an address stored some other way
+                // (an older version, a restored backup) is held to the same rule as one typed in today.
+                Ok(connection) => match self.reach().check_printer(&record.driver, &connection).await {
+                    Ok(()) => open_driver(&record.driver, &connection),
+                    Err(e) => Err(e.to_string()),
+                },
                 Err(e) => Err(e.to_string()),
             },
         };

@@ -568,10 +568,11 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     let sliced_at = Instant::now();
+    let turn = crate::library::parse_permit().await;
     let summary = tokio::task::spawn_blocking(move || -> Result<slicer::SliceSummary, String> {
         let mut models = Vec::with_capacity(parts.len());
         for (name, path) in parts {
-            let model = mesh::io::read_file(&path, &mesh::io::Limits::default())
+            let model = mesh::io::read_file(&path, &crate::library::model_limits())
                 .map_err(|e| format!("the model file of {name:?} cannot be read: {e}"))?;
             // One model: the job's name labels it; the slicer makes labels unique on a plate.
             models.push((if single { job_name.clone() } else { name }, model));
@@ -590,6 +591,7 @@ async fn slice_job(farm: &Farm, job: &JobRecord, printer: &PrinterRecord) -> Res
     .await
     .map_err(|e| format!("the slicer stopped unexpectedly: {e}"))?;
     watcher.abort();
+    drop(turn);
     let summary = summary?;
     crate::metrics::observe_slice(sliced_at.elapsed());
     db.jobs()

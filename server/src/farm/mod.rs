@@ -99,6 +99,8 @@ struct Inner {
     /// The demo farm's simulated boards; dropping them stops them.
     sims: Mutex<Vec<printers::sim::marlin::PtySim>>,
     demo_speed: f64,
+    /// Which printer addresses and serial ports connections may open.
+    reach: crate::reach::ReachPolicy,
 }
 
 impl Farm {
@@ -110,6 +112,18 @@ impl Farm {
         data_dir: &Path,
         vault: Arc<Vault>,
         demo: &DemoConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, DbError> {
+        Self::start_with(db, data_dir, vault, demo, crate::reach::ReachPolicy::default(), shutdown).await
+    }
+
+    /// [`Farm::start`] with a chosen [`ReachPolicy`](crate::reach::ReachPolicy) (the configuration's).
+    pub async fn start_with(
+        db: &Db,
+        data_dir: &Path,
+        vault: Arc<Vault>,
+        demo: &DemoConfig,
+        reach: crate::reach::ReachPolicy,
         shutdown: CancellationToken,
     ) -> Result<Self, DbError> {
         let created_demo = demo.enabled && db.printers().count().await? == 0;
@@ -140,6 +154,7 @@ impl Farm {
                 tasks: Mutex::new(JoinSet::new()),
                 sims: Mutex::new(Vec::new()),
                 demo_speed: demo.speed,
+                reach,
             }),
         };
         for record in db.printers().list().await? {
@@ -184,6 +199,11 @@ impl Farm {
     /// The box's key for printer credentials.
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// Which addresses printers, discovery and the webhook may use.
+    pub fn reach(&self) -> crate::reach::ReachPolicy {
+        self.inner.reach
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -21,7 +21,13 @@ pub struct Notifier {
 
 impl Notifier {
     pub(crate) fn new(db: Db) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        // Redirects are not followed: a webhook that answers "go to 127.0.0.1" would otherwise send the
+        // farm's notifications (and make the box reach) where the reach rules do not allow.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
         Self { db, http, announced: Mutex::new(HashSet::new()) }
     }
 
@@ -40,6 +46,11 @@ impl Notifier {
             Err(_) => None,
         };
         if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+            // Checked at every send too: the name may resolve elsewhere now, or the setting predate the rule.
+            if let Err(e) = farm.reach().check_url(&url).await {
+                tracing::warn!("webhook not sent: {e}");
+                return;
+            }
             let http = self.http.clone();
             let body = json!({
                 "event": stored.kind,

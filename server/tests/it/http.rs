@@ -52,6 +52,9 @@ async fn start(data_dir: &Path, printers: u32) -> Running {
         log: "warn".into(),
         log_format: Default::default(),
         demo: DemoConfig { enabled: true, printers, speed: 300.0 },
+        // The networked Marlin board of these tests listens on 127.0.0.1.
+        allow_local_network: true,
+        ..Config::default()
     };
     let key = common::admin_key(data_dir).await;
     let shutdown = CancellationToken::new();

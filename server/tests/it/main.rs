@@ -19,4 +19,5 @@ mod queue_forecast;
 mod restart;
 mod secrets;
 mod security_accounts;
+mod security_edge;
 mod slice_cli;

@@ -234,6 +234,7 @@ impl Running {
             log: "warn".into(),
             log_format: Default::default(),
             demo: DemoConfig { enabled: true, printers: 2, speed: 1.0 },
+            ..Config::default()
         };
         let key = common::admin_key(dir).await;
         let shutdown = CancellationToken::new();

@@ -113,7 +113,14 @@ pub fn EditorPage() -> impl IntoView {
     let print_open = RwSignal::new(false);
     let saving = RwSignal::new(false);
     let save_error = RwSignal::new(None::<String>);
+    // The WebGL editor is a browser-only, thread-bound value. On the server nothing is ever put here,
+    // and a thread-bound (`new_local`) store must not be made there: the render's owner is dropped by
+    // whichever worker thread finishes the response, and dropping a thread-bound value on another thread
+    // panics ("Dropped SendWrapper<T> variable from a thread different…"), cutting the page short.
+    #[cfg(feature = "hydrate")]
     let handle = StoredValue::new_local(None::<EditorHandle>);
+    #[cfg(not(feature = "hydrate"))]
+    let handle = StoredValue::new(None::<EditorHandle>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
 
     Effect::new(move |_| {

@@ -4,12 +4,13 @@
 //! size limit, ignores component paths (the production extension PrusaSlicer, Bambu Studio and Cura
 //! use for multi-part objects) and has no component depth limit. Here every entry's declared size is
 //! checked against the budget before inflating, and inflation stops one byte past the declared size so
-//! a lying header cannot bomb us.
+//! a lying header cannot bomb us. Model parts are parsed as they inflate, never held inflated whole, so
+//! a part's XML costs a buffer of one element, not its size.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{Cursor, Read, Write};
+use std::io::{BufReader, Cursor, Read, Write};
 
 use glam::{Mat4, Vec4};
 use quick_xml::events::{BytesStart, Event};
@@ -92,6 +93,102 @@ impl<'a> Archive<'a> {
         self.budget -= out.len() as u64;
         Ok(out)
     }
+
+    /// Hands one entry to `parse` as it inflates, with the same checks as [`Archive::read`]: its declared
+    /// size against the budget before anything is inflated, and what it really inflates to against what
+    /// it declared.
+    fn parse_entry<T>(
+        &mut self,
+        index: usize,
+        parse: impl FnOnce(&mut dyn Read) -> Result<T, ReadError>,
+    ) -> Result<T, ReadError> {
+        let zip_err = |e: zip::result::ZipError| ReadError::Zip(e.to_string());
+        let file = self.zip.by_index(index).map_err(zip_err)?;
+        let entry = file.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{index}"));
+        let declared = file.size();
+        if declared > self.budget {
+            return Err(ReadError::TooLarge {
+                format: Format::ThreeMf,
+                entry: format!("entry {entry}"),
+                size: declared,
+                limit: self.limit,
+            });
+        }
+        let mut counted = Counted { inner: file.take(declared + 1), declared, read: 0, failed: None };
+        let parsed = parse(&mut counted);
+        // The zip crate may itself stop at the declared size with an error; either way the header lied.
+        if counted.read > declared || (counted.failed.is_some() && counted.read >= declared) {
+            return Err(ReadError::SizeMismatch { entry, declared });
+        }
+        if let Some(e) = counted.failed {
+            return Err(ReadError::Zip(format!("{entry}: {e}")));
+        }
+        let value = parsed?;
+        self.budget -= counted.read;
+        Ok(value)
+    }
+}
+
+/// XML with every run of whitespace cut to its first byte. The parser holds one event at a time, and text
+/// between two tags is one event: a bomb's hundreds of MB of blanks would be held whole. Runs of blanks
+/// mean nothing in a model part (numbers are trimmed; metadata keeps a separator).
+struct SpaceRuns<R> {
+    inner: R,
+    after_space: bool,
+}
+
+impl<R: Read> Read for SpaceRuns<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                let b = buf[i];
+                let space = b.is_ascii_whitespace();
+                if !(space && self.after_space) {
+                    buf[kept] = b;
+                    kept += 1;
+                }
+                self.after_space = space;
+            }
+            // A read of only blanks after a blank gives nothing to pass on; read on rather than say "end".
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
+/// A reader that counts what passes through it and keeps its first error (the XML parser would only
+/// report it as a syntax error). It asks for no more than the declared size until all of it has come,
+/// then for one byte more, so an entry that inflates past what it declared is told from a damaged one
+/// (the zip reader fails a read that would go past the declared size).
+struct Counted<R> {
+    inner: R,
+    declared: u64,
+    read: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.declared.saturating_sub(self.read).max(1);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        match self.inner.read(&mut buf[..want]) {
+            Ok(n) => {
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failed.get_or_insert(e);
+                Err(std::io::Error::from(kind))
+            }
+        }
+    }
 }
 
 enum Shape {
@@ -151,8 +248,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Model, ReadError> {
             entry: root.clone(),
             message: format!("refers to the part /{name}, which is not in the archive"),
         })?;
-        let xml = archive.read(index)?;
-        let part = parse_part(&xml, &name, limits, &mut triangles_parsed)?;
+        let part = archive.parse_entry(index, |xml| parse_part(xml, &name, limits, &mut triangles_parsed))?;
         for c in part.items.iter().chain(part.objects.values().flat_map(|o| match &o.shape {
             Shape::Components(cs) => cs.as_slice(),
             _ => &[],
@@ -301,11 +397,17 @@ fn parse_colour(text: &str) -> Option<Rgba> {
     Some([byte(0)?, byte(2)?, byte(4)?, if hex.len() == 8 { byte(6)? } else { 255 }])
 }
 
-fn parse_part(xml: &[u8], entry: &str, limits: &Limits, triangles_parsed: &mut u64) -> Result<Part, ReadError> {
+fn parse_part(xml: &mut dyn Read, entry: &str, limits: &Limits, triangles_parsed: &mut u64) -> Result<Part, ReadError> {
     let err = |message: String| ReadError::ThreeMf { entry: entry.to_owned(), message };
     let mut part =
         Part { unit: 1.0, metadata: Vec::new(), objects: HashMap::new(), materials: HashMap::new(), items: Vec::new() };
-    let mut reader = Reader::from_reader(xml);
+    let mut reader =
+        Reader::from_reader(BufReader::with_capacity(64 << 10, SpaceRuns { inner: xml, after_space: false }));
+    let mut buf = Vec::new();
+    // A mesh never needs more than three vertices per triangle, so vertices are held to that too (a
+    // file of vertices and no triangles would otherwise grow without a limit).
+    let max_vertices = (limits.max_triangles as u64).saturating_mul(3);
+    let mut vertices_parsed = 0u64;
     let mut object: Option<OpenObject> = None;
     let mut in_mesh = false;
     let mut materials: Option<(u32, Vec<Material>)> = None;
@@ -321,8 +423,10 @@ fn parse_part(xml: &[u8], entry: &str, limits: &Limits, triangles_parsed: &mut u
         }
     };
     loop {
-        let event =
-            reader.read_event().map_err(|e| err(format!("XML error near byte {}: {e}", reader.error_position())))?;
+        buf.clear();
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| err(format!("XML error near byte {}: {e}", reader.error_position())))?;
         let (e, empty) = match event {
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),
@@ -383,6 +487,12 @@ fn parse_part(xml: &[u8], entry: &str, limits: &Limits, triangles_parsed: &mut u
                         format: Format::ThreeMf,
                         what: format!("{entry} vertex {}", vertices.len()),
                     });
+                }
+                vertices_parsed += 1;
+                if vertices_parsed > max_vertices {
+                    return Err(err(format!(
+                        "the model has more than {max_vertices} vertices, over three per triangle of the limit"
+                    )));
                 }
                 vertices.push(p);
             }

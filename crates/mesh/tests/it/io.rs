@@ -528,6 +528,30 @@ fn zip_bomb_is_refused_by_the_uncompressed_limit() {
     assert!(e.to_string().contains("over the 1 MiB limit"), "{e}");
 }
 
+/// Issue 20, finding 5: a part padded with blanks (how small bombs inflate to hundreds of MB) is read as
+/// it inflates, its blank runs never held, and reads the same as the unpadded part.
+#[test]
+fn blank_padded_parts_read_as_they_inflate() {
+    let padding = " \n\t ".repeat(2 << 20);
+    let padded = format!(
+        "<model {NS}>{padding}<resources>{}</resources>{padding}<build><item objectid=\"1\"/></build></model>",
+        cube_object_xml(1, 10.0, "  spaced   name ")
+    );
+    let model = read(&threemf(&padded), None, &Limits::default()).unwrap();
+    assert_eq!(model.triangle_count(), 12);
+    assert_eq!(model.objects[0].name, " spaced name ");
+}
+
+/// Vertices without triangles are held to the triangle limit too (three per triangle).
+#[test]
+fn threemf_vertices_are_limited() {
+    let vertices = "<vertex x=\"0\" y=\"0\" z=\"0\"/>".repeat(40);
+    let xml = format!("<model {NS}><resources><object id=\"1\" type=\"model\"><mesh><vertices>{vertices}</vertices><triangles/></mesh></object></resources><build/></model>");
+    let tight = Limits { max_triangles: 10, ..Limits::default() };
+    let e = read(&threemf(&xml), None, &tight).unwrap_err();
+    assert!(e.to_string().contains("vertices"), "{e}");
+}
+
 #[test]
 fn triangle_limit_applies_to_every_format() {
     let model = Model::single("c", IndexedMesh::cube(1.0));

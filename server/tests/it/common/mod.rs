@@ -143,17 +143,27 @@ impl Running {
     }
 }
 
+/// The server on `data_dir` with the test configuration: no demo farm, and (the fake printers and
+/// webhooks of these tests listen on 127.0.0.1) loopback addresses allowed.
 pub async fn start(data_dir: &Path) -> Running {
+    start_with(data_dir, |_| {}).await
+}
+
+/// [`start`] with the test configuration changed by `adjust` first (a stricter reach, short timeouts).
+pub async fn start_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config {
+    let mut config = Config {
         listen: addr,
         data_dir: data_dir.to_path_buf(),
         site_root: data_dir.join("site"),
         log: "warn".into(),
         log_format: Default::default(),
         demo: DemoConfig { enabled: false, printers: 0, speed: 1.0 },
+        allow_local_network: true,
+        ..Config::default()
     };
+    adjust(&mut config);
     let key = admin_key(data_dir).await;
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(serve_on(config, listener, shutdown.clone()));
@@ -303,6 +313,11 @@ pub async fn run_to_end(s: &Running, jobs: &[i64], cleared: &mut Vec<i64>) {
 pub struct Server(Child);
 
 impl Server {
+    /// The server process's id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -328,6 +343,8 @@ pub fn serve_binary(dir: &Path, port: u16) -> Server {
         .arg(dir)
         .env("PRINTFARM_DEMO", "false")
         .env("PRINTFARM_LOG", "info")
+        // The fake printers of these tests listen on 127.0.0.1.
+        .env("PRINTFARM_ALLOW_LOCAL_NETWORK", "true")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
