@@ -45,6 +45,9 @@ export async function startServer(env = {}) {
       ...process.env,
       PRINTFARM_SITE_ROOT: process.env.SITE_ROOT ?? resolve('target/site'),
       PRINTFARM_LOG: 'info',
+      // The printers these tests add by hand live on this machine (127.0.0.1), which a box refuses to reach
+      // unless an admin allows it (SECURITY.md, "Where the box connects"); the tests play that admin.
+      PRINTFARM_ALLOW_LOCAL_NETWORK: 'true',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'pipe'],
