@@ -7,7 +7,7 @@ use crate::common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{start, Running, ADMIN};
+use common::{make_user, start, Running, ADMIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use server::auth::policy::{Access, TABLE};
@@ -40,16 +40,6 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
         let (n, v) = pair.split_once('=')?;
         (n == name).then(|| (v.to_string(), attrs.to_string()))
     })
-}
-
-async fn make_user(s: &Running, username: &str, role: &str, password: &str, pin: Option<&str>) -> i64 {
-    let mut body = json!({ "username": username, "role": role, "password": password });
-    if let Some(p) = pin {
-        body["pin"] = json!(p);
-    }
-    let (status, v) = s.send(Method::POST, "/api/v1/users", None, body).await;
-    assert_eq!(status, 201, "{v}");
-    v["id"].as_i64().unwrap()
 }
 
 async fn login(s: &impl Url, username: &str, password: &str) -> reqwest::Response {

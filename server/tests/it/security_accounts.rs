@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{start, Running, ADMIN};
+use common::{make_user, start, Running, ADMIN};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -17,16 +17,6 @@ fn client() -> reqwest::Client {
 
 fn figure(what: &str, worked: usize, tries: usize) {
     eprintln!("attack {what}: {worked}/{tries}");
-}
-
-async fn make_user(s: &Running, username: &str, role: &str, password: &str, pin: Option<&str>) -> i64 {
-    let mut body = json!({ "username": username, "role": role, "password": password });
-    if let Some(p) = pin {
-        body["pin"] = json!(p);
-    }
-    let (status, v) = s.send(Method::POST, "/api/v1/users", None, body).await;
-    assert_eq!(status, 201, "{v}");
-    v["id"].as_i64().unwrap()
 }
 
 async fn login(s: &Running, username: &str, password: impl AsRef<str>) -> reqwest::Response {

@@ -196,6 +196,17 @@ pub async fn upload(s: &Running, name: &str, size: [f32; 3], user: &str) -> i64 
     r.json::<Value>().await.unwrap()["version_id"].as_i64().unwrap()
 }
 
+/// Makes an account over REST as the admin (a PIN too, for kiosk sign-in); returns its id.
+pub async fn make_user(s: &Running, username: &str, role: &str, password: &str, pin: Option<&str>) -> i64 {
+    let mut body = json!({ "username": username, "role": role, "password": password });
+    if let Some(p) = pin {
+        body["pin"] = json!(p);
+    }
+    let (status, v) = s.send(reqwest::Method::POST, "/api/v1/users", None, body).await;
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
 /// Adds a material; returns its id.
 pub async fn material(s: &Running, kind: &str) -> i64 {
     s.post("/api/v1/materials", None, json!({ "name": kind, "kind": kind, "cost_per_kg": 20.0 })).await["id"]
